@@ -12,8 +12,13 @@ install:
 	$(PIP) install -q $(TORCH)
 	$(PIP) install -q -c constraints.txt -e ".[dev]"
 
+# Until the embedded demo data lands: a short training run of the tiny CLIP on a generated FF++-layout tree.
 demo: install
-	resproto_smoke --out runs/smoke
+	rm -rf runs/smoke
+	$(PYTHON) -c "from resproto.data.testing import make_ffpp_splits; make_ffpp_splits('runs/smoke-data/FaceForensics++', frames=4, size=64, methods=('Deepfakes', 'FaceSwap'))"
+	resproto_train --backbone resproto-tiny --pretrained none --data_root runs/smoke-data --manipu_type Deepfakes,FaceSwap \
+	  --test_dataset FF++ --train_batch_size 8 --max_epoch 3 --start_epoch 1 --pts_num 16 --cluster_param 2 --lr 1e-3 \
+	  --num_workers 0 --results_dir runs --run_name smoke
 
 test: install
 	nbdev_test --n_workers 2 --do_print --timing

@@ -6,15 +6,15 @@
 __all__ = ['MODEL_CONFIG_DIR', 'CHECKPOINT_SUFFIXES', 'REAL_PROMPTS', 'FAKE_PROMPTS', 'BackboneError', 'Backbone',
            'load_backbone', 'ResidualCLIP']
 
-# %% ../nbs/00_clip.ipynb #58561fcb
-import importlib.resources, os, socket, urllib.parse
+# %% ../nbs/00_clip.ipynb #c7bb3458
+import importlib.resources, logging, os, socket, urllib.parse
 from pathlib import Path
 from typing import Callable, NamedTuple, Sequence
 
 import torch, torch.nn as nn, torch.nn.functional as F
 import open_clip
 
-# %% ../nbs/00_clip.ipynb #a0b1267a
+# %% ../nbs/00_clip.ipynb #d92f90ef
 MODEL_CONFIG_DIR = Path(str(importlib.resources.files('resproto')))/'model_configs'
 open_clip.add_model_config(MODEL_CONFIG_DIR)
 
@@ -31,7 +31,7 @@ class Backbone(NamedTuple):
     name: str
     pretrained: str|None
 
-# %% ../nbs/00_clip.ipynb #7c51f18a
+# %% ../nbs/00_clip.ipynb #64115bdf
 CHECKPOINT_SUFFIXES = ('.pt', '.pth', '.bin', '.safetensors')
 
 def _offline() -> bool:
@@ -67,7 +67,11 @@ def _check_weights_reachable(name: str, tag: str, cache_dir=None):
         f"with network access (they are cached under ~/.cache/huggingface), or pass --pretrained /path/to/checkpoint"
         f"{{{','.join(CHECKPOINT_SUFFIXES)}}}, or --pretrained none for random weights")
 
-# %% ../nbs/00_clip.ipynb #2ff80c49
+# %% ../nbs/00_clip.ipynb #2e5f170c
+class _DropNotice(logging.Filter):
+    def __init__(self, text): super().__init__(); self.text = text
+    def filter(self, record): return self.text not in record.getMessage()
+
 def _is_path(pretrained: str) -> bool:
     return pretrained.endswith(CHECKPOINT_SUFFIXES) or os.sep in pretrained or Path(pretrained).exists()
 
@@ -93,16 +97,20 @@ def load_backbone(name: str = 'ViT-B-16', pretrained: str|None = 'openai', devic
                                     f"tags are {tags or 'none (pass a checkpoint path or none)'}")
             _check_weights_reachable(name, pretrained, cache_dir)
             source = pretrained
+    quiet = _DropNotice('Model initialized randomly') if source is None else None  # random init was asked for
+    if quiet: logging.getLogger().addFilter(quiet)
     try: model = open_clip.create_model(name, pretrained=source, device=device, cache_dir=cache_dir)
     except RuntimeError as e:
         msg = str(e).strip().splitlines()[0][:300]
         what = f"checkpoint {source}" if source and _is_path(source) else f"pretrained {name}/{source}"
         raise BackboneError(f"{what} could not be loaded into {name}: {msg}") from e
+    finally:
+        if quiet: logging.getLogger().removeFilter(quiet)
     pp = model.visual.preprocess_cfg
     size = pp['size'] if isinstance(pp['size'], int) else pp['size'][0]
     return Backbone(model, open_clip.get_tokenizer(name), tuple(pp['mean']), tuple(pp['std']), int(size), name, source)
 
-# %% ../nbs/00_clip.ipynb #ebe9baf0
+# %% ../nbs/00_clip.ipynb #ea342083
 REAL_PROMPTS = ("This is an example of a real face", "This is a real face",
                 "This is how a real face looks like", "a photo of a real face")
 FAKE_PROMPTS = ("This is an example of a forged face", "This is a synthetic face",
@@ -111,7 +119,7 @@ FAKE_PROMPTS = ("This is an example of a forged face", "This is a synthetic face
 def _is_norm(m: nn.Module) -> bool:
     return isinstance(m, (nn.LayerNorm, nn.GroupNorm, nn.modules.batchnorm._BatchNorm))
 
-# %% ../nbs/00_clip.ipynb #380507ec
+# %% ../nbs/00_clip.ipynb #119370a8
 class ResidualCLIP(nn.Module):
     "CLIP with cached text anchors and Visual-Language Residual Learning: `forward(x, y=None) -> (logits, features)`."
     def __init__(self, clip: nn.Module, tokenizer: Callable,

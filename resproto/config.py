@@ -5,12 +5,12 @@
 # %% auto #0
 __all__ = ['RELEASE_ALIASES', 'ConfigError', 'RunConfig', 'config_parser', 'config_from_args']
 
-# %% ../nbs/08_config.ipynb #0a1359e1
+# %% ../nbs/08_config.ipynb #fd3094a7
 import argparse, dataclasses, json, sys, typing
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
 
-# %% ../nbs/08_config.ipynb #ab919b82
+# %% ../nbs/08_config.ipynb #c3a550f8
 class ConfigError(ValueError):
     "A configuration value or file is invalid; the message names it and the fix."
 
@@ -113,7 +113,7 @@ class RunConfig:
         try: return cls.from_dict(d)
         except ConfigError as e: raise ConfigError(f"{path}: {e}") from None
 
-# %% ../nbs/08_config.ipynb #df84db43
+# %% ../nbs/08_config.ipynb #b3ff6aca
 _TRUE, _FALSE = {'true', '1', 'yes', 'y', 'on'}, {'false', '0', 'no', 'n', 'off'}
 
 def _field_types(cls): return typing.get_type_hints(cls)
@@ -142,7 +142,7 @@ def _coerce(cls, name, value):
         raise ConfigError(f"{name}={value!r} is not a valid {getattr(base, '__name__', base)}") from None
     return value
 
-# %% ../nbs/08_config.ipynb #d730a598
+# %% ../nbs/08_config.ipynb #f1e9161d
 RELEASE_ALIASES = {
     'use_residual': ['--use_Residual'], 'use_rl': ['--use_RL'], 'use_grp': ['--use_GRP'],
     'n_prototypes': ['--pts_num'], 'n_clusters': ['--cluster_param'], 'gamma': ['--gama'],
