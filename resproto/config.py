@@ -5,12 +5,12 @@
 # %% auto #0
 __all__ = ['RELEASE_ALIASES', 'ConfigError', 'RunConfig', 'config_parser', 'config_from_args']
 
-# %% ../nbs/08_config.ipynb #fd3094a7
+# %% ../nbs/08_config.ipynb #cd5a6ff0
 import argparse, dataclasses, json, sys, typing
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
 
-# %% ../nbs/08_config.ipynb #c3a550f8
+# %% ../nbs/08_config.ipynb #4ea57126
 class ConfigError(ValueError):
     "A configuration value or file is invalid; the message names it and the fix."
 
@@ -87,6 +87,10 @@ class RunConfig:
             f"batch_size={self.batch_size} must be even with balanced_batches (half reals, half fakes)")
         if self.distortion_level is not None and not 1 <= self.distortion_level <= 5:
             raise ConfigError(f"distortion_level={self.distortion_level}: levels are 1..5")
+        if self.distortion not in (None, 'all'):
+            from resproto.data.distortions import distortion_code, DistortionError
+            try: self.distortion = distortion_code(self.distortion)
+            except DistortionError as e: raise ConfigError(f"distortion (--disturb_type): {e}") from None
         return self
 
     @property
@@ -113,7 +117,7 @@ class RunConfig:
         try: return cls.from_dict(d)
         except ConfigError as e: raise ConfigError(f"{path}: {e}") from None
 
-# %% ../nbs/08_config.ipynb #b3ff6aca
+# %% ../nbs/08_config.ipynb #a17f5458
 _TRUE, _FALSE = {'true', '1', 'yes', 'y', 'on'}, {'false', '0', 'no', 'n', 'off'}
 
 def _field_types(cls): return typing.get_type_hints(cls)
@@ -142,7 +146,7 @@ def _coerce(cls, name, value):
         raise ConfigError(f"{name}={value!r} is not a valid {getattr(base, '__name__', base)}") from None
     return value
 
-# %% ../nbs/08_config.ipynb #f1e9161d
+# %% ../nbs/08_config.ipynb #6a3c9938
 RELEASE_ALIASES = {
     'use_residual': ['--use_Residual'], 'use_rl': ['--use_RL'], 'use_grp': ['--use_GRP'],
     'n_prototypes': ['--pts_num'], 'n_clusters': ['--cluster_param'], 'gamma': ['--gama'],
