@@ -11,6 +11,7 @@ export MPLBACKEND ?= Agg
 install:
 	$(PIP) install -q $(TORCH)
 	$(PIP) install -q -c constraints.txt -e ".[dev]"
+	$(PIP) install -q --no-deps -c constraints.txt facenet-pytorch  # its metadata pins an old torch; its needs are in settings.ini
 
 # Until the embedded demo data lands: a short training run of the tiny CLIP on a generated FF++-layout tree.
 demo: install
