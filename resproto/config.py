@@ -5,12 +5,12 @@
 # %% auto #0
 __all__ = ['RELEASE_ALIASES', 'ConfigError', 'RunConfig', 'config_parser', 'config_from_args']
 
-# %% ../nbs/08_config.ipynb #cd5a6ff0
+# %% ../nbs/08_config.ipynb #94d5dc87
 import argparse, dataclasses, json, sys, typing
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
 
-# %% ../nbs/08_config.ipynb #4ea57126
+# %% ../nbs/08_config.ipynb #ba7dc208
 class ConfigError(ValueError):
     "A configuration value or file is invalid; the message names it and the fix."
 
@@ -117,7 +117,7 @@ class RunConfig:
         try: return cls.from_dict(d)
         except ConfigError as e: raise ConfigError(f"{path}: {e}") from None
 
-# %% ../nbs/08_config.ipynb #a17f5458
+# %% ../nbs/08_config.ipynb #acd85f8e
 _TRUE, _FALSE = {'true', '1', 'yes', 'y', 'on'}, {'false', '0', 'no', 'n', 'off'}
 
 def _field_types(cls): return typing.get_type_hints(cls)
@@ -146,7 +146,7 @@ def _coerce(cls, name, value):
         raise ConfigError(f"{name}={value!r} is not a valid {getattr(base, '__name__', base)}") from None
     return value
 
-# %% ../nbs/08_config.ipynb #6a3c9938
+# %% ../nbs/08_config.ipynb #cc95f2c1
 RELEASE_ALIASES = {
     'use_residual': ['--use_Residual'], 'use_rl': ['--use_RL'], 'use_grp': ['--use_GRP'],
     'n_prototypes': ['--pts_num'], 'n_clusters': ['--cluster_param'], 'gamma': ['--gama'],
