@@ -1,28 +1,34 @@
 #!/usr/bin/env python3
 """GRP step benchmark: one model, one batch, side by side in one run.
 
-Variants (each in its own subprocess, so each peak memory is its own):
+Variants:
   plain      forward + backward + optimizer step (no GRP)
   exact      our GRP step on any batch: 1 forward, autograd.grad of L_0 and L_1 (retain_graph), backward of L, step
   balanced   our GRP step on a class-balanced batch: 1 forward, 2 backward passes give g_0, g_1 and the update gradient
-  release    the release's way re-enacted: plain step, plus a deep copy of model and optimizer, a second forward
-             and two backward passes on the copy for g_0 and g_1
+  every4     grp_every=4 with balanced batches: one balanced GRP step then three plain steps (time per step, averaged)
+  release    the release's way re-enacted: a deep copy of model and optimizer, a second forward and two backward
+             passes on the copy for g_0 and g_1, then the plain step
 
-Prints median step time, peak memory over the model-loaded baseline, and ratios. Usage:
+Time: all variants run round-robin in one process (so machine load hits them alike); median seconds per step.
+Memory: each variant runs alone in a fresh process; peak = CPU RSS high-water mark (VmHWM) or GPU max allocated,
+and 'step' memory = peak minus the baseline with model, optimizer and batch in place.
+
   python bench/grp_step.py --backbone resproto-tiny --batch 8 --steps 5
-  python bench/grp_step.py --backbone ViT-B-16 --batch 8 --steps 3       # random weights, no download
+  python bench/grp_step.py --backbone ViT-B-16 --batch 8 --steps 3             # random weights: no download
+  python bench/grp_step.py --backbone ViT-B-16 --batch 32 --device cuda --precision bf16
 """
 import argparse, copy, json, os, resource, statistics, subprocess, sys, time
 
+VARIANTS = ('plain', 'exact', 'balanced', 'every4', 'release')
+
 def _status_mb(key):
-    for line in open('/proc/self/status'):
-        if line.startswith(key + ':'): return int(line.split()[1]) / 1024
+    try:
+        for line in open('/proc/self/status'):
+            if line.startswith(key + ':'): return int(line.split()[1]) / 1024
+    except OSError: pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-def rss_mb(): return _status_mb('VmRSS')
-def peak_rss_mb(): return _status_mb('VmHWM')
-
-def run_variant(args):
+def setup(args):
     import torch
     from resproto.clip import load_backbone, ResidualCLIP
     from resproto.losses import RLLoss
@@ -30,15 +36,14 @@ def run_variant(args):
     from resproto.learner import PredLoss, grp_step
     torch.manual_seed(0)
     dev = torch.device(args.device)
-    cuda = dev.type == 'cuda'
     bb = load_backbone(args.backbone, None, device=dev)
     model = ResidualCLIP(bb.model, bb.tokenizer).to(dev).train()
     loss = PredLoss(RLLoss([1, 4])).to(dev)
     bank = PrototypeBank(model.text_anchors.shape[1], per_class=64).to(dev)
-    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-7)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=1e-7)
     x = torch.randn(args.batch, 3, bb.image_size, bb.image_size, device=dev)
     y = torch.tensor([0, 1] * (args.batch // 2), device=dev)
-    params = [p for p in model.parameters() if p.requires_grad]
     dtype = {'bf16': torch.bfloat16, 'fp16': torch.float16}.get(args.precision)
     amp = lambda: torch.autocast(dev.type, dtype=dtype, enabled=dtype is not None)
 
@@ -56,7 +61,12 @@ def run_variant(args):
         with amp(): pred = model(x, y)
         scores, grads = grp_step(loss.per_class(pred, y), params, balanced=True)
         for p, g in zip(params, grads): p.grad = g
+        del grads
         bank.update(pred[1].detach(), y, scores); opt.step(); opt.zero_grad()
+
+    def every4():
+        balanced()
+        for _ in range(3): plain()
 
     def release():
         m2, o2 = copy.deepcopy(model), copy.deepcopy(opt)
@@ -67,43 +77,60 @@ def run_variant(args):
             o2.zero_grad()
             per[c].backward(retain_graph=c == 0)
             norms.append(torch.stack([p.grad.norm() for p in m2.parameters() if p.grad is not None]).norm())
-        del m2, o2
-        bank.update(pred2[1].detach(), y, torch.stack(norms))
+        feats = pred2[1].detach()
+        del m2, o2, pred2, per
+        bank.update(feats, y, torch.stack(norms))
         plain()
 
-    step = dict(plain=plain, exact=exact, balanced=balanced, release=release)[args.variant]
-    if cuda: torch.cuda.synchronize(); torch.cuda.reset_peak_memory_stats()
-    base = torch.cuda.memory_allocated() / 2**20 if cuda else rss_mb()  # model, optimizer and batch in place
-    step()  # warm-up (allocator, kernels, Adam state)
-    times = []
+    steps = dict(plain=plain, exact=exact, balanced=balanced, every4=every4, release=release)
+    per_call = dict(every4=4)
+    sync = torch.cuda.synchronize if dev.type == 'cuda' else (lambda: None)
+    return torch, dev, steps, per_call, sync
+
+def measure_memory(args):
+    torch, dev, steps, per_call, sync = setup(args)
+    cuda = dev.type == 'cuda'
+    step = steps[args.memory]
+    sync()
+    if cuda: torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated() / 2**20 if cuda else _status_mb('VmRSS')
+    step(); step(); sync()
+    peak = torch.cuda.max_memory_allocated() / 2**20 if cuda else _status_mb('VmHWM')
+    print(json.dumps({'variant': args.memory, 'peak_mb': peak, 'step_mb': peak - base}))
+
+def measure_time(args):
+    torch, dev, steps, per_call, sync = setup(args)
+    for v in VARIANTS: steps[v]()  # warm-up
+    times = {v: [] for v in VARIANTS}
     for _ in range(args.steps):
-        t = time.perf_counter(); step()
-        if cuda: torch.cuda.synchronize()
-        times.append(time.perf_counter() - t)
-    peak = torch.cuda.max_memory_allocated() / 2**20 if cuda else peak_rss_mb()
-    print(json.dumps({'variant': args.variant, 'seconds': statistics.median(times), 'peak_mb': peak,
-                      'step_mb': peak - base, 'device': str(dev)}))
+        for v in VARIANTS:
+            sync(); t = time.perf_counter(); steps[v](); sync()
+            times[v].append((time.perf_counter() - t) / per_call.get(v, 1))
+    print(json.dumps({v: statistics.median(t) for v, t in times.items()}))
+
+def child(args, extra):
+    out = subprocess.run([sys.executable, __file__] + extra + sys.argv[1:], capture_output=True, text=True)
+    if out.returncode: sys.exit(f'{extra} failed:\n{out.stderr[-3000:]}')
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--backbone', default='resproto-tiny'); p.add_argument('--batch', type=int, default=8)
-    p.add_argument('--steps', type=int, default=5); p.add_argument('--device', default='cpu')
-    p.add_argument('--precision', default='fp32', choices=['fp32', 'bf16', 'fp16'])
-    p.add_argument('--variant', help=argparse.SUPPRESS)
+    p.add_argument('--steps', type=int, default=5, help='timed rounds (each runs every variant once)')
+    p.add_argument('--device', default='cpu'); p.add_argument('--precision', default='fp32', choices=['fp32', 'bf16', 'fp16'])
+    p.add_argument('--memory', help=argparse.SUPPRESS); p.add_argument('--time', action='store_true', help=argparse.SUPPRESS)
     args = p.parse_args()
-    if args.variant: return run_variant(args)
+    if args.batch % 2: p.error('--batch must be even (balanced batches)')
+    if args.memory: return measure_memory(args)
+    if args.time: return measure_time(args)
     os.environ.setdefault('HF_HUB_OFFLINE', '1')
-    rows = {}
-    for v in ('plain', 'exact', 'balanced', 'release'):
-        out = subprocess.run([sys.executable, __file__, '--variant', v] + sys.argv[1:], capture_output=True, text=True)
-        if out.returncode: sys.exit(f'{v} failed:\n{out.stderr[-2000:]}')
-        rows[v] = json.loads(out.stdout.strip().splitlines()[-1])
-    base_t, base_m, base_s = rows['plain']['seconds'], rows['plain']['peak_mb'], rows['plain']['step_mb']
-    print(f"GRP step benchmark: {args.backbone}, batch {args.batch}, {args.steps} timed steps, {rows['plain']['device']}, {args.precision}")
-    print("peak: the process's (CPU: RSS high-water mark) or the GPU's peak; step: peak above the model+optimizer+batch baseline")
-    print(f"{'variant':10s} {'s/step':>8s} {'x plain':>8s} {'x release':>9s} {'peak MB':>9s} {'x plain':>8s} {'step MB':>8s} {'x plain':>8s}")
-    for v, r in rows.items():
-        print(f"{v:10s} {r['seconds']:8.3f} {r['seconds'] / base_t:8.2f} {r['seconds'] / rows['release']['seconds']:9.2f} "
-              f"{r['peak_mb']:9.0f} {r['peak_mb'] / base_m:8.2f} {r['step_mb']:8.0f} {r['step_mb'] / max(base_s, 1e-9):8.2f}")
+    mem = {v: child(args, ['--memory', v]) for v in VARIANTS}
+    t = child(args, ['--time'])
+    print(f"GRP step benchmark: {args.backbone}, batch {args.batch}, {args.device}, {args.precision}, median of {args.steps} rounds")
+    print(f"{'variant':9s} {'s/step':>8s} {'x plain':>8s} {'x release':>9s} {'peak MB':>8s} {'x plain':>8s} {'step MB':>8s} {'x plain':>8s}")
+    for v in VARIANTS:
+        m = mem[v]
+        print(f"{v:9s} {t[v]:8.3f} {t[v] / t['plain']:8.2f} {t[v] / t['release']:9.2f} {m['peak_mb']:8.0f} "
+              f"{m['peak_mb'] / mem['plain']['peak_mb']:8.2f} {m['step_mb']:8.0f} {m['step_mb'] / max(mem['plain']['step_mb'], 1e-9):8.2f}")
 
 if __name__ == '__main__': main()
