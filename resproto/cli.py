@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['user_errors', 'train_cli', 'test_cli', 'main']
 
-# %% ../nbs/11_cli.ipynb #a92ebe44
+# %% ../nbs/11_cli.ipynb #cc702841
 import sys, argparse, warnings
 from pathlib import Path
 
@@ -14,7 +14,7 @@ warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', ca
 
 from .config import RunConfig, ConfigError, config_parser, config_from_args
 
-# %% ../nbs/11_cli.ipynb #33f00f47
+# %% ../nbs/11_cli.ipynb #e70a0e84
 def user_errors():
     from resproto.clip import BackboneError
     from resproto.data.index import DatasetLayoutError
@@ -34,7 +34,7 @@ def _setup_distributed():
     cpu = not torch.cuda.is_available() or os.environ.get('ACCELERATE_USE_CPU', '').lower() in ('1', 'true')
     return Accelerator(cpu=cpu)
 
-# %% ../nbs/11_cli.ipynb #451db92f
+# %% ../nbs/11_cli.ipynb #8e929aa8
 def train_cli(argv=None):
     "Console script `resproto_train`."
     p = config_parser('resproto_train', 'Train ResProto-FD; writes a run directory.')
@@ -51,7 +51,7 @@ def train_cli(argv=None):
         else: train(config_from_args(args))
     return _main(run, 'resproto_train')
 
-# %% ../nbs/11_cli.ipynb #a1973ce5
+# %% ../nbs/11_cli.ipynb #3fd63870
 def test_cli(argv=None):
     "Console script `resproto_test`."
     p = config_parser('resproto_test', 'Evaluate a trained run on test sets.')
@@ -70,7 +70,7 @@ def test_cli(argv=None):
         evaluate(d, cfg, which=args.which, device=resolve_device(cfg.device), out_dir=args.out)
     return _main(run, 'resproto_test')
 
-# %% ../nbs/11_cli.ipynb #1b87d388
+# %% ../nbs/11_cli.ipynb #967ffd75
 def main(argv=None):
     "`python -m resproto.cli {train,test} ...`."
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -80,6 +80,6 @@ def main(argv=None):
         return 2
     return commands[argv[0]](argv[1:])
 
-# %% ../nbs/11_cli.ipynb #683db735
+# %% ../nbs/11_cli.ipynb #4aea5706
 #| eval: false
 if __name__ == '__main__' and 'ipykernel' not in sys.modules: sys.exit(main())
