@@ -5,14 +5,14 @@
 # %% auto #0
 __all__ = ['METRIC_KEYS', 'REDUCTIONS', 'OneClassWarning', 'frame_metrics', 'video_scores', 'video_metrics', 'metrics_table']
 
-# %% ../nbs/03_metrics.ipynb #b3ca190e
+# %% ../nbs/03_metrics.ipynb #4ad3fc0b
 import math, warnings
 from typing import Sequence
 
 import numpy as np, pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
-# %% ../nbs/03_metrics.ipynb #082e55e2
+# %% ../nbs/03_metrics.ipynb #01bcdf1e
 class OneClassWarning(UserWarning):
     "Metrics over samples of one class only: the ranking metrics are undefined (NaN)."
 
@@ -43,7 +43,7 @@ def _check_inputs(labels, scores) -> tuple[np.ndarray, np.ndarray]:
                          f"got values in [{scores.min():.4g}, {scores.max():.4g}]")
     return labels.astype(np.int64), scores
 
-# %% ../nbs/03_metrics.ipynb #d40834e0
+# %% ../nbs/03_metrics.ipynb #0d407016
 def _eer(fpr: np.ndarray, tpr: np.ndarray, thresholds: np.ndarray) -> tuple[float, float]:
     "Equal error rate and its threshold, interpolated on the ROC curve."
     d = fpr - (1 - tpr)
@@ -61,7 +61,7 @@ def _tpr_at_fpr(fpr: np.ndarray, tpr: np.ndarray, target: float) -> float:
     a = b - 1
     return float(tpr[a] + (target - fpr[a]) / (fpr[b] - fpr[a]) * (tpr[b] - tpr[a]))
 
-# %% ../nbs/03_metrics.ipynb #21bcf546
+# %% ../nbs/03_metrics.ipynb #fc174c9a
 def _metrics(labels: np.ndarray, scores: np.ndarray, unit: str) -> dict:
     n, n_fake = len(labels), int(labels.sum())
     n_real = n - n_fake
@@ -87,7 +87,7 @@ def frame_metrics(labels, scores) -> dict:
     "AUC, AP, EER (and its threshold), accuracies at 0.5, TPR at FPR 1% and 5%, and counts, over frames."
     return _metrics(*_check_inputs(labels, scores), unit='samples')
 
-# %% ../nbs/03_metrics.ipynb #04a13053
+# %% ../nbs/03_metrics.ipynb #3f138db2
 REDUCTIONS = ('mean', 'median', 'max')
 
 def video_scores(labels, scores, video_ids, reduce: str = 'mean') -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -111,7 +111,7 @@ def video_metrics(labels, scores, video_ids, reduce: str = 'mean') -> dict:
     video_labels, video_score, _ = video_scores(labels, scores, video_ids, reduce)
     return {**_metrics(video_labels, video_score, unit='videos'), 'n_frames': len(labels)}
 
-# %% ../nbs/03_metrics.ipynb #07932403
+# %% ../nbs/03_metrics.ipynb #2d77d7a9
 def _cell(value) -> str:
     if value is None: return '-'
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool): return str(int(value))
