@@ -8,7 +8,7 @@ __all__ = ['DATASET_FOLDERS', 'atomic_write', 'save_tensors', 'load_tensors', 'r
            'run_indexes', 'run_datasets', 'RunRecorder', 'new_run_dir', 'train', 'predict_scores', 'evaluate',
            'distortions_for']
 
-# %% ../nbs/10_run.ipynb #72308e4b
+# %% ../nbs/10_run.ipynb #9d1ed606
 import json, os, random, sys, time, csv
 from datetime import datetime
 from pathlib import Path
@@ -30,7 +30,7 @@ from .data.distortions import Distortion, all_distortions
 from .learner import (build_learner, fake_scores, gather_objects, rank, world_size, dist_on, unwrap, shard_indices,
                               resolve_device, resolve_precision, seed_everything)
 
-# %% ../nbs/10_run.ipynb #fdbc158a
+# %% ../nbs/10_run.ipynb #f9ed29bf
 def atomic_write(path, write):
     "Call `write(tmp_path)` then rename the result onto `path` (atomic on POSIX)."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
@@ -56,7 +56,7 @@ def load_tensors(path, device='cpu'):
 def _prefixed(prefix, d): return {f'{prefix}.{k}': v for k, v in d.items()}
 def _strip(prefix, d): return {k[len(prefix) + 1:]: v for k, v in d.items() if k.startswith(prefix + '.')}
 
-# %% ../nbs/10_run.ipynb #84c3cf76
+# %% ../nbs/10_run.ipynb #b67d33f9
 def rng_state() -> tuple[dict, dict]:
     np_state, py_state = np.random.get_state(), random.getstate()
     t = {'rng.torch': torch.get_rng_state(), 'rng.numpy': torch.from_numpy(np_state[1].astype(np.int64)),
@@ -75,7 +75,7 @@ def set_rng_state(t: dict, meta: dict):
     cuda = [t[k] for k in sorted(k for k in t if k.startswith('rng.cuda'))]
     if cuda and torch.cuda.is_available(): torch.cuda.set_rng_state_all(cuda[:torch.cuda.device_count()])
 
-# %% ../nbs/10_run.ipynb #ae1f317e
+# %% ../nbs/10_run.ipynb #e51da7f2
 def optimizer_tensors(opt) -> tuple[dict, list]:
     sd = opt.state_dict()
     t = {f'opt.{i}.{k}': v if torch.is_tensor(v) else torch.tensor(v) for i, s in sd['state'].items() for k, v in s.items()}
@@ -89,7 +89,7 @@ def load_optimizer(opt, tensors: dict, groups: list):
         state.setdefault(int(i), {})[name] = v
     opt.load_state_dict({'state': state, 'param_groups': groups})
 
-# %% ../nbs/10_run.ipynb #63c1068a
+# %% ../nbs/10_run.ipynb #4f588a80
 def save_checkpoint(path, learn, epoch: int, extra: dict|None = None, full=True):
     t = {**_prefixed('model', unwrap(learn.model).state_dict()), **_prefixed('bank', learn.bank.state_dict())}
     meta = {'epoch': epoch, **(extra or {})}
@@ -128,7 +128,7 @@ def load_model(run_dir, which='best', device='cpu'):
     bank.load_state_dict(_strip('bank', t))
     return model.to(device).eval(), bank.to(device), cfg, bb
 
-# %% ../nbs/10_run.ipynb #98ffe58f
+# %% ../nbs/10_run.ipynb #210a858b
 DATASET_FOLDERS = {'FF++': 'FaceForensics++', 'FaceForensics++': 'FaceForensics++', 'DFD': 'FaceForensics++',
                    'Celeb-DF-v1': 'Celeb-DF-v1', 'Celeb-DF-v2': 'Celeb-DF-v2', 'DFDC': 'DFDC', 'DFDCP': 'DFDCP', 'DF40': 'DF40'}
 
@@ -152,7 +152,7 @@ def run_datasets(cfg: RunConfig, bb, indexes):
     return (FrameDataset(train, make_transforms(bb.mean, bb.std, bb.image_size, train=True, aug=cfg.augment), seed=cfg.seed),
             FrameDataset(val, make_transforms(bb.mean, bb.std, bb.image_size), seed=cfg.seed))
 
-# %% ../nbs/10_run.ipynb #0c5959d6
+# %% ../nbs/10_run.ipynb #94391e62
 class RunRecorder(Callback):
     "Write metrics.csv, bank snapshots and last/best checkpoints after each epoch."
     order = 60  # after Recorder (50): the epoch's losses are final
@@ -187,7 +187,7 @@ class RunRecorder(Callback):
         save_checkpoint(self.run_dir/'checkpoints'/'last.safetensors', self.learn, e, best)
         if os.environ.get('RESPROTO_KILL_AFTER_EPOCH') == str(e): os.kill(os.getpid(), 9)  # tests: a real kill
 
-# %% ../nbs/10_run.ipynb #4f0f6d1b
+# %% ../nbs/10_run.ipynb #ecd4021b
 def new_run_dir(cfg: RunConfig) -> Path:
     name = cfg.run_name or f"{cfg.train_dataset}_{cfg.backbone}_{datetime.now():%Y%m%d-%H%M%S}".replace('/', '-')
     return Path(cfg.results_dir)/name
@@ -229,7 +229,7 @@ def train(cfg: RunConfig|None = None, resume=None, workers=None, evaluate_tests=
     if evaluate_tests and cfg.test_datasets: evaluate(run_dir, device=device)
     return run_dir
 
-# %% ../nbs/10_run.ipynb #27c9d333
+# %% ../nbs/10_run.ipynb #b71930b5
 @torch.no_grad()
 def predict_scores(model, bank, ds, batch_size=64, use_grp=True, device='cpu', precision='fp32', workers=0, desc=None) -> np.ndarray:
     "Fake score of every frame of `ds`, in order (gathered over ranks)."
@@ -238,7 +238,8 @@ def predict_scores(model, bank, ds, batch_size=64, use_grp=True, device='cpu', p
     dl = torch.utils.data.DataLoader(torch.utils.data.Subset(ds, idx), batch_size=batch_size, num_workers=workers)
     dtype = {'bf16': torch.bfloat16, 'fp16': torch.float16}.get(precision)
     out = []
-    it = progress_bar(dl, comment=desc or '') if rank() == 0 and len(dl) > 1 else dl
+    it = progress_bar(dl) if rank() == 0 and len(dl) > 1 else dl
+    if it is not dl: it.comment = desc or ''
     for x, _ in it:
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
             pred = model(x.to(device))

@@ -8,7 +8,7 @@ __all__ = ['INDEX_BUILDERS', 'SPLITS', 'IMAGE_SUFFIXES', 'FF_METHODS', 'FF_ALL_M
            'DatasetOptionError', 'DatasetLayoutWarning', 'class_counts', 'register_index', 'build_index',
            'ff_split_pairs', 'ffpp_index', 'dfd_index', 'celebdf_v2_index', 'celebdf_v1_index']
 
-# %% ../../nbs/04_data_index.ipynb #a736ece0
+# %% ../../nbs/04_data_index.ipynb #9f353075
 import importlib.resources, inspect, json, os, re, warnings
 from collections import defaultdict
 from dataclasses import dataclass
@@ -17,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-# %% ../../nbs/04_data_index.ipynb #9c238b11
+# %% ../../nbs/04_data_index.ipynb #17106101
 @dataclass(frozen=True)
 class Record:
     "One face frame: where it is, its label (0 real, 1 fake) and what it belongs to."
@@ -44,7 +44,7 @@ def class_counts(records, n_classes: int = 2) -> list[int]:
     for record in records: counts[record.label] += 1
     return counts
 
-# %% ../../nbs/04_data_index.ipynb #55396e11
+# %% ../../nbs/04_data_index.ipynb #9f0de4fe
 INDEX_BUILDERS: dict[str, Callable] = {}
 SPLITS = ('train', 'val', 'test')
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg')
@@ -63,7 +63,7 @@ def _builder(dataset: str) -> Callable:
         raise DatasetOptionError(f"unknown data set {dataset!r}: registered names are {', '.join(INDEX_BUILDERS)}")
     return builders[dataset.lower()]
 
-# %% ../../nbs/04_data_index.ipynb #85eb3c0b
+# %% ../../nbs/04_data_index.ipynb #409ccfc6
 def _subsample(records: list[Record], frames_per_video: int) -> list[Record]:
     by_video = defaultdict(list)
     for record in records: by_video[record.video].append(record)
@@ -90,7 +90,7 @@ def build_index(dataset: str, root, split: str = 'test', frames_per_video: int|N
     if not records: raise DatasetLayoutError(f"{builder.names[0]} {split}: no frames found under {root}: expected {builder.layout}")
     return records
 
-# %% ../../nbs/04_data_index.ipynb #c760f239
+# %% ../../nbs/04_data_index.ipynb #8235c0d1
 def _natural_key(name: str) -> list:
     return [int(part) if part.isdigit() else part for part in re.split(r'(\d+)', name)]
 
@@ -148,7 +148,7 @@ def _read_json(path: Path, layout: str):
     try: return json.loads(path.read_text())
     except json.JSONDecodeError as e: raise DatasetLayoutError(f"{path} is not valid JSON ({e}): expected {layout}") from None
 
-# %% ../../nbs/04_data_index.ipynb #60d32bd2
+# %% ../../nbs/04_data_index.ipynb #bcfc997d
 FF_METHODS = ('Deepfakes', 'Face2Face', 'FaceSwap', 'NeuralTextures')
 FF_ALL_METHODS = FF_METHODS + ('FaceShifter',)
 FF_COMPRESSIONS = ('c23', 'c40', 'raw')
@@ -170,7 +170,9 @@ def ff_split_pairs(split: str = 'test', root=None, split_file=None) -> list[tupl
 def ffpp_index(root: Path, split: str, compression: str = 'c23', manipu_types=FF_METHODS, split_file=None) -> list[Record]:
     "FaceForensics++: reals `a`, `b` and fakes `a_b`, `b_a` of each split pair, for the chosen methods and compression."
     compression, = _choices(compression, FF_COMPRESSIONS, 'FF++ compression')
-    methods = _choices(manipu_types, FF_ALL_METHODS, 'FF++ manipulation')
+    # other method folders in the same layout (e.g. the embedded demo data's) are accepted too
+    present = [m for m in _subfolders(root/'manipulated_sequences') if m not in FF_ALL_METHODS]
+    methods = _choices(manipu_types, FF_ALL_METHODS + tuple(present), 'FF++ manipulation')
     if not any((root/top).is_dir() for top in ('original_sequences', 'manipulated_sequences')):
         raise DatasetLayoutError(f"FF++ root {root} has no original_sequences/ or manipulated_sequences/: expected {FF_LAYOUT}")
     pairs = ff_split_pairs(split, root, split_file)
@@ -183,7 +185,7 @@ def ffpp_index(root: Path, split: str, compression: str = 'c23', manipu_types=FF
                           root/'manipulated_sequences'/method/'masks/frames'/video)
     return collector.finish()
 
-# %% ../../nbs/04_data_index.ipynb #1818edc0
+# %% ../../nbs/04_data_index.ipynb #fcac2c77
 DFD_LAYOUT = ('original_sequences/actors/<comp>/frames/<video>/*.png and '
               'manipulated_sequences/DeepFakeDetection/<comp>/frames/<video>/*.png')
 
@@ -202,7 +204,7 @@ def dfd_index(root: Path, split: str, compression: str = 'c23', split_file=None)
                               root/'manipulated_sequences/DeepFakeDetection/masks/frames'/video)
     return collector.finish()
 
-# %% ../../nbs/04_data_index.ipynb #ca5b3067
+# %% ../../nbs/04_data_index.ipynb #0256f69c
 CELEBDF_FOLDERS = {'Celeb-real': 0, 'YouTube-real': 0, 'Celeb-synthesis': 1}
 CELEBDF_LAYOUT = 'Celeb-real/, YouTube-real/ and Celeb-synthesis/, each with frames/<video>/*.png, and List_of_testing_videos.txt'
 
@@ -244,5 +246,5 @@ def celebdf_v1_index(root: Path, split: str) -> list[Record]:
     "Celeb-DF v1: test = `List_of_testing_videos.txt`, train = the other videos; labels from the folders."
     return _celebdf_index('Celeb-DF-v1', root, split)
 
-# %% ../../nbs/04_data_index.ipynb #8783a2d1
+# %% ../../nbs/04_data_index.ipynb #67636eb0
 from . import layouts as _layouts  # noqa: E402 (registers the other builders; it imports this module)
