@@ -13,13 +13,11 @@ install:
 	$(PIP) install -q -c constraints.txt -e ".[dev]"
 	$(PIP) install -q --no-deps -c constraints.txt facenet-pytorch  # its metadata pins an old torch; its needs are in settings.ini
 
-# Until the embedded demo data lands: a short training run of the tiny CLIP on a generated FF++-layout tree.
+# The main job: build the embedded sample data (cached in ~/.cache/resproto), train the tiny CLIP with VLRL + RL + GRP
+# with one forgery method held out, evaluate every method and plot the prototype bank: runs/demo/ (a few minutes on a CPU).
 demo: install
-	rm -rf runs/smoke
-	$(PYTHON) -c "from resproto.data.testing import make_ffpp_splits; make_ffpp_splits('runs/smoke-data/FaceForensics++', frames=4, size=64, methods=('Deepfakes', 'FaceSwap'))"
-	resproto_train --backbone resproto-tiny --pretrained none --data_root runs/smoke-data --manipu_type Deepfakes,FaceSwap \
-	  --test_dataset FF++ --train_batch_size 8 --max_epoch 3 --start_epoch 1 --pts_num 16 --cluster_param 2 --lr 1e-3 \
-	  --num_workers 0 --results_dir runs --run_name smoke
+	rm -rf runs/demo
+	resproto_demo --out runs --run_name demo
 
 test: install
 	nbdev_test --n_workers 2 --do_print --timing

@@ -8,7 +8,7 @@ __all__ = ['dist_on', 'rank', 'world_size', 'gather_objects', 'unwrap', 'Shuffle
            'fake_scores', 'ValidationScores', 'ValMetric', 'resolve_device', 'resolve_precision', 'seed_everything',
            'train_loader', 'eval_loader', 'EpochSeeds', 'build_learner', 'tiny_datasets', 'reference_step']
 
-# %% ../nbs/09_learner.ipynb #4b01fff2
+# %% ../nbs/09_learner.ipynb #8cfa5273
 import copy, math, os, random
 from functools import partial
 
@@ -22,6 +22,7 @@ from fastai.data.core import DataLoaders
 from fastai.optimizer import OptimWrapper
 import fastai.callback.progress  # registers the progress bar callback and no_bar/no_logging
 import fastai.callback.fp16  # to_fp16 / to_bf16
+import fastai.callback.schedule  # fit_one_cycle (schedule='one_cycle')
 
 from .clip import load_backbone, ResidualCLIP
 from .config import RunConfig
@@ -29,7 +30,7 @@ from .losses import RLLoss, CELoss
 from .prototypes import PrototypeBank
 from .metrics import frame_metrics, video_metrics
 
-# %% ../nbs/09_learner.ipynb #2912d967
+# %% ../nbs/09_learner.ipynb #b5c9740c
 def dist_on() -> bool: return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 def rank() -> int: return dist.get_rank() if dist_on() else 0
 def world_size() -> int: return dist.get_world_size() if dist_on() else 1
@@ -45,7 +46,7 @@ def unwrap(model: nn.Module) -> nn.Module:
     "The model inside a DistributedDataParallel wrapper, or the model itself."
     return getattr(model, 'module', model)
 
-# %% ../nbs/09_learner.ipynb #97347b96
+# %% ../nbs/09_learner.ipynb #cfdee487
 class ShuffledBatchSampler(torch.utils.data.Sampler):
     "Random batches of `batch_size` indices, reproducible from (seed, epoch)."
     def __init__(self, n, batch_size, seed=0, drop_last=True):
@@ -72,7 +73,7 @@ def shard_indices(n, rank=0, world=1) -> range:
     per = math.ceil(n / world)
     return range(min(n, rank * per), min(n, (rank + 1) * per))
 
-# %% ../nbs/09_learner.ipynb #96d62cfb
+# %% ../nbs/09_learner.ipynb #22a36d7d
 class PredLoss(nn.Module):
     "Apply `RLLoss`/`CELoss` to the logits of a `(logits, features)` prediction."
     def __init__(self, loss): super().__init__(); self.loss = loss
@@ -82,14 +83,14 @@ class PredLoss(nn.Module):
 def make_loss(cfg: RunConfig, class_counts) -> PredLoss:
     return PredLoss(RLLoss(class_counts, cfg.rl_alpha, cfg.rl_beta) if cfg.use_rl else CELoss(class_counts))
 
-# %% ../nbs/09_learner.ipynb #37f9fb79
+# %% ../nbs/09_learner.ipynb #5f60f728
 class ResidualLabels(Callback):
     "During training, pass the labels to the model so VLRL can form residuals."
     order = 5
     def before_batch(self):
         if self.training and unwrap(self.model).use_residual: self.learn.xb = (*self.xb, *self.yb)
 
-# %% ../nbs/09_learner.ipynb #e87f365a
+# %% ../nbs/09_learner.ipynb #ef07253d
 def _grad_norm(grads) -> torch.Tensor:
     norms = [g.detach().float().norm() for g in grads if g is not None]
     return torch.stack(norms).norm() if norms else torch.zeros(())
@@ -150,7 +151,7 @@ class GRPCallback(Callback):
         self.n_balanced += 1
         raise CancelBackwardException()
 
-# %% ../nbs/09_learner.ipynb #f59ffc80
+# %% ../nbs/09_learner.ipynb #642d6408
 class BankSync(Callback):
     "Merge the prototype banks of all ranks after each training epoch."
     order = 30
@@ -165,7 +166,7 @@ class BankSync(Callback):
         dev = self.bank.protos.device
         self.bank.load_state_dict({k: v.to(dev) for k, v in merged.state_dict().items()})
 
-# %% ../nbs/09_learner.ipynb #364889ae
+# %% ../nbs/09_learner.ipynb #a6b5e19f
 def fake_scores(pred, bank: PrototypeBank|None = None) -> torch.Tensor:
     "Fake probability of each frame: from the prototype bank when it is ready, else from the logits."
     logits, feats = pred
@@ -203,7 +204,7 @@ class ValMetric(Metric):
     @property
     def name(self): return f'val_{self.key}'
 
-# %% ../nbs/09_learner.ipynb #f2a3757a
+# %% ../nbs/09_learner.ipynb #ddd64097
 def resolve_device(device: str = 'auto') -> torch.device:
     "The run's device; under `accelerate launch` each rank takes its own GPU."
     if device == 'auto':
@@ -265,7 +266,7 @@ def build_learner(cfg: RunConfig, train_ds, valid_ds, backbone=None, path='.', w
     elif precision == 'bf16': learn.to_bf16()
     return learn
 
-# %% ../nbs/09_learner.ipynb #f473ad34
+# %% ../nbs/09_learner.ipynb #03bd059a
 def tiny_datasets(root, size=64, frames=2, methods=('Deepfakes', 'FaceSwap')):
     "Train and val `FrameDataset`s on a miniature FF++ tree written under `root` (for tests and examples)."
     from resproto.data.testing import make_ffpp_splits
@@ -277,7 +278,7 @@ def tiny_datasets(root, size=64, frames=2, methods=('Deepfakes', 'FaceSwap')):
     val = FrameDataset(build_index('FF++', root, 'val', manipu_types=list(methods)), make_transforms(mean, std, 64))
     return train, val
 
-# %% ../nbs/09_learner.ipynb #7cc36005
+# %% ../nbs/09_learner.ipynb #252fc489
 def reference_step(model, loss, x, y):
     "Brute force as the release does it: per-class gradient norms and the update gradient from separate passes (tests and benchmarks only)."
     out = {}
