@@ -19,6 +19,8 @@ and 'step' memory = peak minus the baseline with model, optimizer and batch in p
 """
 import argparse, copy, json, os, resource, statistics, subprocess, sys, time
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path: sys.path.insert(0, ROOT)  # run from a checkout: `python bench/grp_step.py`
 VARIANTS = ('plain', 'exact', 'balanced', 'every4', 'release')
 
 def _status_mb(key):
@@ -109,7 +111,9 @@ def measure_time(args):
     print(json.dumps({v: statistics.median(t) for v, t in times.items()}))
 
 def child(args, extra):
-    out = subprocess.run([sys.executable, __file__] + extra + sys.argv[1:], capture_output=True, text=True)
+    # the child sees the same resproto as this process (a checkout works without installing it)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (ROOT, os.environ.get('PYTHONPATH')) if p))
+    out = subprocess.run([sys.executable, __file__] + extra + sys.argv[1:], capture_output=True, text=True, env=env)
     if out.returncode: sys.exit(f'{extra} failed:\n{out.stderr[-3000:]}')
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -124,7 +128,9 @@ def main():
     if args.memory: return measure_memory(args)
     if args.time: return measure_time(args)
     os.environ.setdefault('HF_HUB_OFFLINE', '1')
-    mem = {v: child(args, ['--memory', v]) for v in VARIANTS}
+    mem = {}
+    for v in VARIANTS:  # progress on stderr: each child builds the model afresh (slow for big backbones)
+        mem[v] = child(args, ['--memory', v]); print(f'memory {v}: {mem[v]}', file=sys.stderr, flush=True)
     t = child(args, ['--time'])
     print(f"GRP step benchmark: {args.backbone}, batch {args.batch}, {args.device}, {args.precision}, median of {args.steps} rounds")
     print(f"{'variant':9s} {'s/step':>8s} {'x plain':>8s} {'x release':>9s} {'peak MB':>8s} {'x plain':>8s} {'step MB':>8s} {'x plain':>8s}")

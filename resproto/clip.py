@@ -130,7 +130,8 @@ class ResidualCLIP(nn.Module):
             raise ValueError('prompts: give at least one template for each of at least two classes (real first)')
         self.clip, self.use_residual, self.res_lambda = clip, use_residual, res_lambda
         self.n_prompts = [len(p) for p in prompts]
-        self.register_buffer('prompt_tokens', tokenizer([t for p in prompts for t in p]), persistent=False)
+        device = next(clip.parameters()).device  # a backbone already on a GPU encodes its anchors there
+        self.register_buffer('prompt_tokens', tokenizer([t for p in prompts for t in p]).to(device), persistent=False)
         self.set_trainable(trainable)
         with torch.no_grad(): anchors = self.encode_anchors()
         self.register_buffer('text_anchors', anchors)
