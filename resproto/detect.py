@@ -100,6 +100,10 @@ def _crops(path, frames, detector, device, margin, size):
     "Face crops (or whole frames) of one file and their frame rows, without scores."
     crops, rows = [], []
     for index, image in file_frames(path, frames):
+        if detector == 'none':  # the inputs are face crops already: the whole frame is the face
+            crops.append(image)
+            rows.append(dict(file=str(path), frame=index, face=True, face_score=np.nan, x0=0., y0=0., x1=float(image.shape[1]), y1=float(image.shape[0])))
+            continue
         face = largest_face(detect_faces(image, detector, device))
         found = face is not None
         crops.append(crop_face(image, face.box, margin, size) if found else image)
@@ -115,7 +119,7 @@ def detect(paths, scorer: FakeScorer, frames: int = 16, reduce: str|None = None,
     reduce = reduce or scorer.cfg.video_reduce
     if reduce not in REDUCTIONS: raise DetectError(f"reduce={reduce!r}: use one of {', '.join(REDUCTIONS)}")
     if frames < 1: raise DetectError(f"frames={frames}: use 1 or more frames per video")
-    detector = resolve_detector(detector)
+    detector = detector if detector == 'none' else resolve_detector(detector)
     files, problems = collect_inputs(paths)
     file_rows, frame_rows = [], []
     for path in files:
@@ -159,7 +163,8 @@ def detect_cli(argv=None) -> int:
     p.add_argument('--frames', type=int, default=16, help='evenly spaced frames per video (default 16)')
     p.add_argument('--reduce', choices=REDUCTIONS, default=None, help="frame scores to a video's score (default: the run's video_reduce)")
     p.add_argument('--threshold', type=float, default=0.5, help='fake when the probability is at least this (default 0.5)')
-    p.add_argument('--detector', default='auto', choices=['auto', *FACE_DETECTORS], help='face detector (auto: mtcnn, else haar)')
+    p.add_argument('--detector', default='auto', choices=['auto', *FACE_DETECTORS, 'none'],
+                   help='face detector (auto: mtcnn, else haar; none: inputs are face crops, score them whole)')
     p.add_argument('--device', default='auto', help='auto, cpu, cuda, cuda:1, ...')
     p.add_argument('--out', metavar='DIR', help='write detections.json, detections_files.csv and detections_frames.csv here')
     args = p.parse_args(argv)
@@ -176,6 +181,6 @@ def detect_cli(argv=None) -> int:
     print(_table(files))
     if args.out:
         settings = dict(run=str(run_dir), checkpoint=which, frames_per_video=args.frames, reduce=args.reduce or scorer.cfg.video_reduce,
-                        threshold=args.threshold, detector=resolve_detector(args.detector))
+                        threshold=args.threshold, detector=args.detector if args.detector == 'none' else resolve_detector(args.detector))
         print(f"wrote {write_detections(args.out, files, frames, problems, settings)/'detections.json'}")
     return 0 if len(files) else 2

@@ -16,6 +16,7 @@ def render(nb_path: Path) -> str:
         if any(re.match(r'#\|\s*(hide|include:\s*false)\b', l) for l in lines): continue
         if c['cell_type'] == 'markdown':
             src = re.sub(r'^> (.*)$', r'> \1', src, flags=re.M)
+            src = re.sub(r'(!\[[^\]]*\]\()(?![a-z]+://|/)', r'\1nbs/', src)  # images beside the notebooks: README sits one level up
             out.append(src.strip())
             continue
         code = '\n'.join(l for l in lines if not l.startswith('#|')).strip()
