@@ -27,7 +27,7 @@ test: install
 # missing from the pages); one line per notebook, "docs: ok NAME" or "docs: FAILED NAME".
 DOCS_HTML = _docs/html
 docs: install
-	@rm -rf $(DOCS_HTML) && mkdir -p $(DOCS_HTML)/logs
+	@rm -rf $(DOCS_HTML) && mkdir -p $(DOCS_HTML)/logs && cp -r nbs/images $(DOCS_HTML)/images
 	@find nbs -name '*.ipynb' -not -path '*/[._]*' | sort | xargs -P 2 -n 1 sh -c '\
 	  rel=$${1#nbs/}; name=$${rel%.ipynb}; log=$(DOCS_HTML)/logs/$$(echo "$$name" | tr / _).log; \
 	  if MPLBACKEND=module://matplotlib_inline.backend_inline jupyter nbconvert --to html --execute \
