@@ -16,8 +16,8 @@ import pandas as pd
 import torch, torch.nn.functional as F
 
 from .prototypes import PrototypeBank, PrototypeBankError
-from .viz import (VizError, bank_points, plot_prototype_umap, plot_bank_evolution, plot_roc, plot_score_hist,
-                          plot_robustness, robustness_table, plot_vlrl_margin, PROJECTIONS)
+from .viz import VizError, bank_points, plot_prototype_umap, plot_bank_evolution, PROJECTIONS
+from .viz_eval import plot_roc, plot_score_hist, plot_robustness, robustness_table, plot_vlrl_margin
 
 # %% ../nbs/19_viz_report.ipynb #4021655f
 class RunFeatures(NamedTuple):
