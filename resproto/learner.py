@@ -9,7 +9,7 @@ __all__ = ['dist_on', 'rank', 'world_size', 'gather_objects', 'unwrap', 'Shuffle
            'train_loader', 'eval_loader', 'EpochSeeds', 'build_learner', 'tiny_datasets', 'reference_step']
 
 # %% ../nbs/09_learner.ipynb #8cfa5273
-import copy, math, os, random
+import copy, math, os, random, warnings
 from functools import partial
 
 import numpy as np
@@ -216,7 +216,9 @@ def resolve_device(device: str = 'auto') -> torch.device:
 
 def resolve_precision(precision: str, device: torch.device) -> str:
     "fp32 on the CPU; on a GPU bf16 where supported, else fp16 (with a loss scaler)."
-    if device.type != 'cuda': return 'fp32'
+    if device.type != 'cuda':
+        if precision in ('fp16', 'bf16'): warnings.warn(f"precision {precision} needs a GPU: running in fp32 on {device}", stacklevel=2)
+        return 'fp32'
     if precision == 'auto': return 'bf16' if torch.cuda.is_bf16_supported() else 'fp16'
     return precision
 
