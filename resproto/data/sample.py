@@ -98,7 +98,7 @@ def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
 
 # %% ../../nbs/13_sample.ipynb #432db4ce
 def face_mask(size: int, face: Face, rng, shape: str = 'ellipse') -> np.ndarray:
-    "A hard (anti-aliased) float32 face mask: a jittered `ellipse` or the convex `hull` of points around one."
+    "A hard float32 face mask (0 or 1: OpenCV ignores LINE_AA on float images; `soften` blurs the edge): a jittered `ellipse` or the convex `hull` of points around one."
     x, y, r = face
     half_width, half_height = r * rng.uniform(0.7, 0.9), r * rng.uniform(0.85, 1.1)
     cx, cy = x + r * rng.uniform(-0.08, 0.08), y + r * rng.uniform(0.0, 0.15)  # faces sit a little below the box centre
