@@ -15,7 +15,7 @@ and 'step' memory = peak minus the baseline with model, optimizer and batch in p
 
   python bench/grp_step.py --backbone resproto-tiny --batch 8 --steps 5
   python bench/grp_step.py --backbone ViT-B-16 --batch 8 --steps 3             # random weights: no download
-  python bench/grp_step.py --backbone ViT-B-16 --batch 32 --device cuda --precision bf16
+  python bench/grp_step.py --backbone ViT-B-16 --batch 32 --device cuda --precision bf16   # ~4 min with the memory runs
 """
 import argparse, copy, json, os, resource, statistics, subprocess, sys, time
 
@@ -122,6 +122,7 @@ def main():
     p.add_argument('--backbone', default='resproto-tiny'); p.add_argument('--batch', type=int, default=8)
     p.add_argument('--steps', type=int, default=5, help='timed rounds (each runs every variant once)')
     p.add_argument('--device', default='cpu'); p.add_argument('--precision', default='fp32', choices=['fp32', 'bf16', 'fp16'])
+    p.add_argument('--no_memory', action='store_true', help='time only (the memory runs start one process per variant)')
     p.add_argument('--memory', help=argparse.SUPPRESS); p.add_argument('--time', action='store_true', help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.batch % 2: p.error('--batch must be even (balanced batches)')
@@ -129,14 +130,16 @@ def main():
     if args.time: return measure_time(args)
     os.environ.setdefault('HF_HUB_OFFLINE', '1')
     mem = {}
-    for v in VARIANTS:  # progress on stderr: each child builds the model afresh (slow for big backbones)
+    for v in ([] if args.no_memory else VARIANTS):  # progress on stderr: each child builds the model afresh (slow for big backbones)
         mem[v] = child(args, ['--memory', v]); print(f'memory {v}: {mem[v]}', file=sys.stderr, flush=True)
     t = child(args, ['--time'])
     print(f"GRP step benchmark: {args.backbone}, batch {args.batch}, {args.device}, {args.precision}, median of {args.steps} rounds")
-    print(f"{'variant':9s} {'s/step':>8s} {'x plain':>8s} {'x release':>9s} {'peak MB':>8s} {'x plain':>8s} {'step MB':>8s} {'x plain':>8s}")
+    print(f"{'variant':9s} {'s/step':>8s} {'x plain':>8s} {'x release':>9s}" + (f" {'peak MB':>8s} {'x plain':>8s} {'step MB':>8s} {'x plain':>8s}" if mem else ''))
     for v in VARIANTS:
-        m = mem[v]
-        print(f"{v:9s} {t[v]:8.3f} {t[v] / t['plain']:8.2f} {t[v] / t['release']:9.2f} {m['peak_mb']:8.0f} "
-              f"{m['peak_mb'] / mem['plain']['peak_mb']:8.2f} {m['step_mb']:8.0f} {m['step_mb'] / max(mem['plain']['step_mb'], 1e-9):8.2f}")
+        line = f"{v:9s} {t[v]:8.3f} {t[v] / t['plain']:8.2f} {t[v] / t['release']:9.2f}"
+        if mem:
+            m, base = mem[v], mem['plain']
+            line += f" {m['peak_mb']:8.0f} {m['peak_mb'] / base['peak_mb']:8.2f} {m['step_mb']:8.0f} {m['step_mb'] / max(base['step_mb'], 1e-9):8.2f}"
+        print(line)
 
 if __name__ == '__main__': main()
