@@ -18,7 +18,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path: sys.path.insert(0, ROOT)  # run from a checkout
 
 def rel(a, b):
-    import torch
     return float((a.float() - b.float()).norm() / b.float().norm().clamp_min(1e-12))
 
 def exactness(dev, tmp):

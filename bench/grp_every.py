@@ -14,8 +14,7 @@ up to float rounding, and from-scratch training amplifies rounding into run-to-r
 
   python bench/grp_every.py --every 2 4 8 --epochs 6
 """
-import argparse, contextlib, io, os, sys, tempfile, time
-from pathlib import Path
+import argparse, os, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path: sys.path.insert(0, ROOT)  # run from a checkout
@@ -31,7 +30,8 @@ def main():
     from resproto.clip import load_backbone
     from resproto.data.dataset import FrameDataset, make_transforms
     from resproto.data.sample import make_sample_dataset, default_sample_root, SAMPLE_METHODS
-    from resproto.demo import demo_config, frame_features
+    from resproto.demo import demo_config
+    from resproto.run import frame_features
     from resproto.learner import build_learner, seed_everything, GRPCallback
     from resproto.metrics import frame_metrics, video_metrics
     from resproto.prototypes import PrototypeBank

@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['DATASET_FOLDERS', 'atomic_write', 'save_tensors', 'load_tensors', 'rng_state', 'set_rng_state', 'optimizer_tensors',
            'load_optimizer', 'save_checkpoint', 'load_checkpoint', 'load_model', 'dataset_root', 'index_for',
-           'run_indexes', 'run_datasets', 'RunRecorder', 'new_run_dir', 'train', 'predict_scores', 'evaluate',
-           'distortions_for']
+           'run_indexes', 'run_datasets', 'RunRecorder', 'new_run_dir', 'train', 'frame_features', 'predict_scores',
+           'evaluate', 'distortions_for']
 
 # %% ../nbs/10_run.ipynb #9d1ed606
 import json, os, random, sys, time, csv
@@ -230,6 +230,12 @@ def train(cfg: RunConfig|None = None, resume=None, workers=None, evaluate_tests=
     return run_dir
 
 # %% ../nbs/10_run.ipynb #b71930b5
+@torch.no_grad()
+def frame_features(model, ds, batch_size: int = 128, device='cpu') -> np.ndarray:
+    "Evaluation features (`model(x)[1]`, what the bank classifies) of every frame of `ds`, in order, as float32."
+    dl = torch.utils.data.DataLoader(ds, batch_size=batch_size)
+    return torch.cat([model(x.to(device))[1].float().cpu() for x, _ in dl]).numpy()
+
 @torch.no_grad()
 def predict_scores(model, bank, ds, batch_size=64, use_grp=True, device='cpu', precision='fp32', workers=0, desc=None) -> np.ndarray:
     "Fake score of every frame of `ds`, in order (gathered over ranks)."

@@ -37,7 +37,7 @@ class RunFeatures(NamedTuple):
 def features_for(run_dir, split: str = 'test', dataset: str|None = None, n: int|None = 256, which: str = 'best',
                  device='cpu', seed: int = 0, batch_size: int = 64) -> RunFeatures:
     "Features of (a seeded sample of `n`) frames of a split of a run's data set, with their records, bank and model."
-    from resproto.run import load_model, index_for
+    from resproto.run import load_model, index_for, frame_features
     from resproto.data.dataset import FrameDataset, make_transforms
     model, bank, cfg, bb = load_model(run_dir, which, device=device)
     if dataset is None:
@@ -47,9 +47,7 @@ def features_for(run_dir, split: str = 'test', dataset: str|None = None, n: int|
     if n is not None and len(records) > n:
         records = [records[i] for i in np.sort(np.random.default_rng(seed).choice(len(records), n, replace=False))]
     ds = FrameDataset(records, make_transforms(bb.mean, bb.std, bb.image_size), seed=cfg.seed)
-    with torch.no_grad():
-        features = [model(x.to(device))[1].float().cpu() for x, _ in torch.utils.data.DataLoader(ds, batch_size=batch_size)]
-    return RunFeatures(torch.cat(features), records, bank, model)
+    return RunFeatures(torch.from_numpy(frame_features(model, ds, batch_size, device)), records, bank, model)
 
 # %% ../nbs/19_viz_report.ipynb #14b8787b
 def prototype_neighbours(bank: PrototypeBank, features) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
