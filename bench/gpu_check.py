@@ -25,7 +25,7 @@ def exactness(dev, tmp):
     from resproto.config import RunConfig
     from resproto.learner import build_learner, tiny_datasets, reference_step, grp_step
     train_ds, val_ds = tiny_datasets(Path(tmp)/'ex'/'FaceForensics++')
-    cfg = RunConfig(backbone='resproto-tiny-vit', pretrained=None, batch_size=8, eval_batch_size=16, epochs=1, grp_start_epoch=1,
+    cfg = RunConfig(backbone='resproto-tiny-vit', pretrained=None, batch_size=8, eval_batch_size=16, epochs=1, epochs_before_grp=0,
                     n_prototypes=8, n_clusters=2, device=str(dev), precision='fp32', num_workers=0)
     learn = build_learner(cfg, train_ds, val_ds)
     model, loss = learn.model, learn.loss_func
@@ -69,7 +69,7 @@ def training(dev, tmp, precision):
     root = Path(tmp)/'tr'/'FaceForensics++'
     if not root.exists(): make_ffpp_splits(root, methods=('Deepfakes', 'FaceSwap'), frames=4, size=64)
     cfg = RunConfig(backbone='resproto-tiny-vit', pretrained=None, data_root=str(root.parent), manipu_types=['Deepfakes', 'FaceSwap'],
-                    test_datasets=['FF++'], batch_size=8, eval_batch_size=16, epochs=3, grp_start_epoch=1, n_prototypes=8,
+                    test_datasets=['FF++'], batch_size=8, eval_batch_size=16, epochs=3, epochs_before_grp=0, n_prototypes=8,
                     n_clusters=2, lr=1e-3, device=str(dev), precision=precision, num_workers=0,
                     results_dir=str(Path(tmp)/'runs'), run_name=f'gpu-{precision}')
     t = time.time()

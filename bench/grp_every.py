@@ -28,14 +28,14 @@ def main():
     import numpy as np, torch, torch.nn.functional as F
     from dataclasses import replace
     from resproto.clip import load_backbone
-    from resproto.data.dataset import FrameDataset, make_transforms
+    from resproto.data.dataset import FrameDataset
     from resproto.data.sample import make_sample_dataset, default_sample_root, SAMPLE_METHODS
     from resproto.demo import demo_config
     from resproto.run import frame_features
     from resproto.learner import build_learner, seed_everything, GRPCallback
     from resproto.metrics import frame_metrics, video_metrics
     from resproto.prototypes import PrototypeBank
-    from resproto.run import run_indexes, run_datasets, index_for
+    from resproto.run import run_indexes, run_datasets, index_for, eval_transforms
     holdout = SAMPLE_METHODS[-1]
     root = default_sample_root(64); make_sample_dataset(root, size=64)
     with tempfile.TemporaryDirectory() as out:
@@ -48,15 +48,15 @@ def main():
         for k in args.every:
             banks[k] = PrototypeBank(learn.bank.protos.shape[-1], per_class=cfg.per_class, gamma=cfg.gamma, n_clusters=cfg.n_clusters,
                                      top_k=cfg.top_k, tau=cfg.tau).to(learn.bank.protos.device)
-            cb = GRPCallback(banks[k], cfg.grp_start_epoch, every=k, mode='exact')
-            cb.order = 89  # before the k=1 callback, whose balanced step frees the graph
+            cb = GRPCallback(banks[k], cfg.epochs_before_grp, every=k, mode='exact')
+            cb.order = 89  # before the run's own callback
             learn.add_cb(cb)
         t = time.time()
         with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(cfg.epochs, cfg.lr)
         print(f'trained {args.epochs} epochs with {len(args.every)} shadow banks in {time.time() - t:.0f} s', file=sys.stderr)
     model = learn.model.eval()
     records = index_for(replace(cfg, manipu_types=list(SAMPLE_METHODS)), 'FF++', 'test', cfg.test_frames_per_video)
-    feats = torch.as_tensor(frame_features(model, FrameDataset(records, make_transforms(bb.mean, bb.std, bb.image_size)),
+    feats = torch.as_tensor(frame_features(model, FrameDataset(records, eval_transforms(cfg, bb, 'FF++')),
                                            cfg.eval_batch_size, args.device))
     labels = np.array([r.label for r in records]); videos = [r.video for r in records]
     held = np.array([r.label == 0 or r.method == holdout for r in records])

@@ -21,6 +21,7 @@ class RunConfig:
     backbone: str = 'ViT-B-16'               # open_clip architecture
     pretrained: str|None = 'openai'          # open_clip tag, local checkpoint path, or none
     trainable: str = 'visual'                # visual | ln | all
+    quick_gelu: str = 'auto'                 # auto (from the pretrained tag or the checkpoint) | true | false
     # data
     data_root: str = '../DataSets'           # folder holding FaceForensics++/, Celeb-DF-v2/, DFDC/, DF40/ ...
     dataset_roots: dict = field(default_factory=dict)  # per-data-set root overrides, name -> path
@@ -31,8 +32,9 @@ class RunConfig:
     test_datasets: list = field(default_factory=lambda: ['FF++'])
     frames_per_video: int|None = None        # training/validation frames per video (None: all)
     test_frames_per_video: int|None = None
-    augment: str = 'space-mask-texture'
-    balanced_batches: bool = True            # equal reals and fakes per batch (2 backward passes per GRP step)
+    augment: str = 'space-mask-texture'      # '-'-joined tokens of space, mask, texture, flip; or none
+    test_resize: str = 'auto'                # auto (FF++: whole, others: crop, as the release) | whole | crop
+    balanced_batches: bool = False           # True: equal reals and fakes per batch, a uniform loss prior (not the release's regime)
     num_workers: int = 4
     # method
     use_residual: bool = True
@@ -44,7 +46,8 @@ class RunConfig:
     n_prototypes: int = 128                  # both classes together: per_class = n_prototypes // 2
     n_clusters: int = 4
     gamma: float = 0.99
-    grp_start_epoch: int = 2                 # 1-based, as the release counts epochs
+    score_decay: str = 'release'             # release: score * gamma**(2*age+1), as the release | single: score * gamma**age
+    epochs_before_grp: int = 2               # epochs trained before GRP starts (the release's --start_epoch; 0: from the first)
     grp_every: int = 1                       # score the bank every k training steps
     top_k: int = 100
     tau: float = 0.1
@@ -74,12 +77,14 @@ class RunConfig:
         "Check value ranges and choices; raise `ConfigError` naming the field and the fix."
         choices = dict(trainable=('visual', 'ln', 'all'), schedule=('constant', 'one_cycle'),
                        precision=('auto', 'fp32', 'fp16', 'bf16'), test_level=('frame', 'video', 'both'),
-                       video_reduce=('mean', 'median', 'max'), compression=('c23', 'c40', 'raw'))
+                       video_reduce=('mean', 'median', 'max'), compression=('c23', 'c40', 'raw'),
+                       quick_gelu=('auto', 'true', 'false'), test_resize=('auto', 'whole', 'crop'), score_decay=('release', 'single'))
         for k, allowed in choices.items():
             if getattr(self, k) not in allowed: raise ConfigError(f"{k}={getattr(self, k)!r}: choose one of {', '.join(allowed)}")
-        positive = ('n_prototypes', 'n_clusters', 'top_k', 'batch_size', 'eval_batch_size', 'epochs', 'grp_every', 'grp_start_epoch')
+        positive = ('n_prototypes', 'n_clusters', 'top_k', 'batch_size', 'eval_batch_size', 'epochs', 'grp_every')
         for k in positive:
             if getattr(self, k) < 1: raise ConfigError(f"{k}={getattr(self, k)} must be at least 1")
+        if self.epochs_before_grp < 0: raise ConfigError(f"epochs_before_grp (--start_epoch) = {self.epochs_before_grp} must be 0 or more")
         if self.n_prototypes % 2: raise ConfigError(f"n_prototypes (--pts_num) = {self.n_prototypes} must be even: half go to each class")
         if not 0 < self.gamma <= 1: raise ConfigError(f"gamma (--gama) = {self.gamma} must be in (0, 1]")
         if self.tau <= 0 or self.lr <= 0: raise ConfigError("tau and lr must be positive")
@@ -103,6 +108,7 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, d: dict):
+        d = _upgrade(d)
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown: raise ConfigError(f"unknown config keys {unknown}: valid keys are the RunConfig fields ({', '.join(sorted(known))})")
@@ -119,6 +125,18 @@ class RunConfig:
 
 # %% ../nbs/08_config.ipynb #acd85f8e
 _TRUE, _FALSE = {'true', '1', 'yes', 'y', 'on'}, {'false', '0', 'no', 'n', 'off'}
+
+def _upgrade(d: dict) -> dict:
+    "A config written before resproto 0.2 (1-based `grp_start_epoch`), read as the run it describes."
+    if 'grp_start_epoch' not in d: return d
+    d = dict(d)
+    d.setdefault('epochs_before_grp', max(int(d.pop('grp_start_epoch')) - 1, 0))
+    # such runs built GELU backbones, decayed scores once and resized test frames with a centre crop
+    for k, v in dict(score_decay='single', quick_gelu='false', test_resize='crop').items(): d.setdefault(k, v)
+    if 'space' in _aug_tokens(d.get('augment')): d['augment'] += '-flip'
+    return d
+
+def _aug_tokens(aug) -> list: return [t for t in str(aug or '').lower().split('-') if t and t != 'none']
 
 def _field_types(cls): return typing.get_type_hints(cls)
 
@@ -150,7 +168,7 @@ def _coerce(cls, name, value):
 RELEASE_ALIASES = {
     'use_residual': ['--use_Residual'], 'use_rl': ['--use_RL'], 'use_grp': ['--use_GRP'],
     'n_prototypes': ['--pts_num'], 'n_clusters': ['--cluster_param'], 'gamma': ['--gama'],
-    'grp_start_epoch': ['--start_epoch'], 'epochs': ['--max_epoch'], 'batch_size': ['--train_batch_size'],
+    'epochs_before_grp': ['--start_epoch'], 'epochs': ['--max_epoch'], 'batch_size': ['--train_batch_size'],
     'eval_batch_size': ['--test_batch_size'], 'manipu_types': ['--manipu_type'], 'test_datasets': ['--test_dataset'],
     'augment': ['--aug_param'], 'distortion': ['--disturb_type'], 'distortion_level': ['--disturb_level'],
 }

@@ -22,10 +22,10 @@ import open_clip
 from .clip import BackboneError
 from .config import RunConfig, ConfigError
 from .data.index import DatasetLayoutError
-from .data.dataset import FrameDataset, make_transforms
+from .data.dataset import FrameDataset
 from .data.sample import make_sample_dataset, default_sample_root, SAMPLE_METHODS, SampleDataError
 from .learner import resolve_device
-from .run import train, evaluate, load_model, index_for, frame_features
+from .run import train, evaluate, load_model, index_for, frame_features, eval_transforms
 
 # %% ../nbs/14_demo.ipynb #9bd1ba67
 class DemoError(ValueError):
@@ -47,7 +47,7 @@ def demo_config(data_root, holdout: str = SAMPLE_METHODS[-1], backbone: str = 'r
     if holdout not in SAMPLE_METHODS: raise DemoError(f"holdout={holdout!r}: choose one of {', '.join(SAMPLE_METHODS)}")
     return RunConfig(backbone=backbone, pretrained=None if _is_random(pretrained) else pretrained, dataset_roots={'FF++': str(data_root)},
                      train_dataset='FF++', manipu_types=[m for m in SAMPLE_METHODS if m != holdout], test_datasets=['FF++'],
-                     augment='none', num_workers=0, n_prototypes=32, n_clusters=4, grp_start_epoch=2, top_k=16,
+                     augment='none', num_workers=0, n_prototypes=32, n_clusters=4, epochs_before_grp=1, top_k=16,
                      lr=lr if lr is not None else (2e-3 if _is_random(pretrained) else 1e-5), schedule='one_cycle', batch_size=32, eval_batch_size=128,
                      epochs=epochs, seed=seed, device=device, results_dir=str(out),
                      run_name=run_name or f'demo-holdout-{holdout}-{datetime.now():%Y%m%d-%H%M%S}')
@@ -75,7 +75,7 @@ def plot_demo_bank(run_dir, cfg: RunConfig, holdout: str, path=None, seed: int =
     from resproto.viz import plot_prototype_umap  # imported here: it pulls in matplotlib and scikit-learn's PCA
     model, bank, _, bb = load_model(run_dir)
     records = index_for(cfg, 'FF++', 'test', cfg.test_frames_per_video)
-    features = frame_features(model, FrameDataset(records, make_transforms(bb.mean, bb.std, bb.image_size)), cfg.eval_batch_size)
+    features = frame_features(model, FrameDataset(records, eval_transforms(cfg, bb, 'FF++')), cfg.eval_batch_size)
     groups = [r.method + (f' ({HELD_OUT.lower()})' if r.method == holdout else '') for r in records]
     fig = plot_prototype_umap(bank, features, [r.label for r in records], groups, seed=seed,
                               title=f'prototype bank and test features ({holdout} held out)')

@@ -19,13 +19,12 @@ import pandas as pd
 import torch
 from PIL import Image, ImageOps
 
-from .data.dataset import make_transforms
 from .data.index import IMAGE_SUFFIXES
 from .faces import Face, FaceDetectorError, crop_face, detect_faces, largest_face, resolve_detector
 from .learner import fake_scores, resolve_device
 from .metrics import REDUCTIONS
 from .preprocess import VIDEO_SUFFIXES, VideoReadError, count_frames, evenly_spaced, sample_frames
-from .run import load_model
+from .run import load_model, eval_transforms
 
 # %% ../nbs/17_detect.ipynb #bf733442
 class DetectError(ValueError):
@@ -50,7 +49,7 @@ class FakeScorer:
         self.device = torch.device(device)
         self.model, bank, self.cfg, backbone = load_model(run_dir, which, device=self.device)
         self.bank = bank if self.cfg.use_grp else None
-        self.transform = make_transforms(backbone.mean, backbone.std, backbone.image_size)
+        self.transform = eval_transforms(self.cfg, backbone, self.cfg.train_dataset)  # as the model saw its own data set
         self.run_dir, self.which, self.batch_size = Path(run_dir), which, batch_size
 
     @torch.no_grad()

@@ -81,7 +81,9 @@ class PredLoss(nn.Module):
     def per_class(self, pred, y): return self.loss.per_class(pred[0], y)
 
 def make_loss(cfg: RunConfig, class_counts) -> PredLoss:
-    return PredLoss(RLLoss(class_counts, cfg.rl_alpha, cfg.rl_beta) if cfg.use_rl else CELoss(class_counts))
+    "The run's loss; its class prior is that of the batches the model sees: the training set's, or uniform with balanced batches."
+    prior_counts = [1] * len(class_counts) if cfg.balanced_batches else class_counts
+    return PredLoss(RLLoss(prior_counts, cfg.rl_alpha, cfg.rl_beta) if cfg.use_rl else CELoss(class_counts))
 
 # %% ../nbs/09_learner.ipynb #5f60f728
 class ResidualLabels(Callback):
@@ -113,17 +115,20 @@ def grp_step(per_class: torch.Tensor, params: list, scale: float = 1.0, balanced
 class GRPCallback(Callback):
     "Score the prototype bank with per-class gradient norms from the step's own forward pass; no model copies."
     order = 90  # after MixedPrecision (10): its scaled loss is in place; we may cancel the backward
-    def __init__(self, bank: PrototypeBank, start_epoch: int = 2, every: int = 1, mode: str = 'auto'):
-        if mode not in ('auto', 'exact'): raise ValueError(f"mode={mode!r}: use 'auto' (balanced batches take 2 backward passes) or 'exact'")
-        self.bank, self.start_epoch, self.every, self.mode = bank, start_epoch, every, mode
+    def __init__(self, bank: PrototypeBank, epochs_before: int = 2, every: int = 1, mode: str = 'exact'):
+        if mode not in ('exact', 'balanced'):
+            raise ValueError(f"mode={mode!r}: use 'exact' (any batch, 3 backward passes) or 'balanced' (balanced batches only, 2)")
+        self.bank, self.epochs_before, self.every, self.mode = bank, epochs_before, every, mode
         self.n_updates, self.n_balanced, self.n_skipped = 0, 0, 0
 
     def _active(self):
-        return self.training and self.epoch + 1 >= self.start_epoch and self.iter % self.every == 0
+        return self.training and self.epoch >= self.epochs_before and self.iter % self.every == 0
 
     def before_batch(self):
-        y = self.yb[0]
-        self.balanced = self._active() and self.mode == 'auto' and 2 * int(y.sum()) == len(y)
+        self.balanced = self._active() and self.mode == 'balanced'
+        if self.balanced and 2 * int(self.yb[0].sum()) != len(self.yb[0]):
+            raise ValueError(f"GRPCallback(mode='balanced') got a batch with {int(self.yb[0].sum())} fakes of {len(self.yb[0])}: "
+                             f"use it only with a balanced sampler (balanced_batches), or mode='exact'")
         self._nosync = None
         if self.balanced and dist_on() and hasattr(self.model, 'no_sync'):
             self._nosync = self.model.no_sync(); self._nosync.__enter__()
@@ -256,7 +261,9 @@ def build_learner(cfg: RunConfig, train_ds, valid_ds, backbone=None, path='.', w
                          n_clusters=cfg.n_clusters, top_k=cfg.top_k, tau=cfg.tau).to(device)
     dls = DataLoaders(train_loader(train_ds, cfg, workers), eval_loader(valid_ds, cfg.eval_batch_size, workers))
     cbs = [ResidualLabels(), EpochSeeds(), ValidationScores(bank, cfg.use_grp, cfg.video_reduce)]
-    if cfg.use_grp: cbs += [GRPCallback(bank, cfg.grp_start_epoch, cfg.grp_every), BankSync(bank)]
+    if cfg.use_grp:
+        mode = 'balanced' if cfg.balanced_batches else 'exact'  # every rank takes the same path: the sampler decides
+        cbs += [GRPCallback(bank, cfg.epochs_before_grp, cfg.grp_every, mode), BankSync(bank)]
     if dist_on():
         model = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == 'cuda' else None)
     learn = Learner(dls, model, loss_func=make_loss(cfg, counts).to(device), lr=cfg.lr, wd=cfg.weight_decay,

@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['DATASET_FOLDERS', 'atomic_write', 'save_tensors', 'load_tensors', 'rng_state', 'set_rng_state', 'optimizer_tensors',
            'load_optimizer', 'save_checkpoint', 'load_checkpoint', 'load_model', 'dataset_root', 'index_for',
-           'run_indexes', 'run_datasets', 'RunRecorder', 'new_run_dir', 'train', 'frame_features', 'predict_scores',
-           'evaluate', 'distortions_for']
+           'run_indexes', 'test_resize_for', 'eval_transforms', 'run_datasets', 'RunRecorder', 'new_run_dir', 'train',
+           'frame_features', 'predict_scores', 'evaluate', 'distortions_for']
 
 # %% ../nbs/10_run.ipynb #9d1ed606
 import json, os, random, sys, time, csv
@@ -147,10 +147,20 @@ def run_indexes(cfg: RunConfig):
     return (index_for(cfg, cfg.train_dataset, 'train', cfg.frames_per_video),
             index_for(cfg, cfg.val_dataset or cfg.train_dataset, 'val', cfg.frames_per_video))
 
+def test_resize_for(cfg: RunConfig, name: str) -> str:
+    "How frames of data set `name` are resized for the model: 'whole' or 'crop' (`test_resize='auto'`: whole for FF++, as the release)."
+    if cfg.test_resize != 'auto': return cfg.test_resize
+    return 'whole' if name in ('FF++', 'FaceForensics++') else 'crop'
+
+def eval_transforms(cfg: RunConfig, bb, name: str):
+    "The evaluation transform of data set `name` for backbone `bb`."
+    return make_transforms(bb.mean, bb.std, bb.image_size, resize=test_resize_for(cfg, name))
+
 def run_datasets(cfg: RunConfig, bb, indexes):
     train, val = indexes
-    return (FrameDataset(train, make_transforms(bb.mean, bb.std, bb.image_size, train=True, aug=cfg.augment), seed=cfg.seed),
-            FrameDataset(val, make_transforms(bb.mean, bb.std, bb.image_size), seed=cfg.seed))
+    train_tf = make_transforms(bb.mean, bb.std, bb.image_size, train=True, aug=cfg.augment, resize=test_resize_for(cfg, cfg.train_dataset))
+    return (FrameDataset(train, train_tf, seed=cfg.seed),
+            FrameDataset(val, eval_transforms(cfg, bb, cfg.val_dataset or cfg.train_dataset), seed=cfg.seed))
 
 # %% ../nbs/10_run.ipynb #94391e62
 class RunRecorder(Callback):
@@ -274,7 +284,7 @@ def evaluate(run_dir, cfg: RunConfig|None = None, test_datasets=None, level=None
     for name in test_datasets:
         recs = index_for(cfg, name, 'test', cfg.test_frames_per_video)
         for dist_ in [None] + list(distortions):
-            ds = FrameDataset(recs, make_transforms(bb.mean, bb.std, bb.image_size), distortion=dist_, seed=cfg.seed)
+            ds = FrameDataset(recs, eval_transforms(cfg, bb, name), distortion=dist_, seed=cfg.seed)
             tag = repr(dist_) if dist_ is not None else 'none'
             scores = predict_scores(model, bank, ds, cfg.eval_batch_size, cfg.use_grp, device, precision,
                                     cfg.num_workers if workers is None else workers, desc=f'{name} {tag}')

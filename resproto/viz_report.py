@@ -37,8 +37,8 @@ class RunFeatures(NamedTuple):
 def features_for(run_dir, split: str = 'test', dataset: str|None = None, n: int|None = 256, which: str = 'best',
                  device='cpu', seed: int = 0, batch_size: int = 64) -> RunFeatures:
     "Features of (a seeded sample of `n`) frames of a split of a run's data set, with their records, bank and model."
-    from resproto.run import load_model, index_for, frame_features
-    from resproto.data.dataset import FrameDataset, make_transforms
+    from resproto.run import load_model, index_for, frame_features, eval_transforms
+    from resproto.data.dataset import FrameDataset
     model, bank, cfg, bb = load_model(run_dir, which, device=device)
     if dataset is None:
         dataset = (cfg.test_datasets[0] if cfg.test_datasets else cfg.train_dataset) if split == 'test' else \
@@ -46,14 +46,14 @@ def features_for(run_dir, split: str = 'test', dataset: str|None = None, n: int|
     records = index_for(cfg, dataset, split, cfg.test_frames_per_video if split == 'test' else cfg.frames_per_video)
     if n is not None and len(records) > n:
         records = [records[i] for i in np.sort(np.random.default_rng(seed).choice(len(records), n, replace=False))]
-    ds = FrameDataset(records, make_transforms(bb.mean, bb.std, bb.image_size), seed=cfg.seed)
+    ds = FrameDataset(records, eval_transforms(cfg, bb, dataset), seed=cfg.seed)
     return RunFeatures(torch.from_numpy(frame_features(model, ds, batch_size, device)), records, bank, model)
 
 # %% ../nbs/19_viz_report.ipynb #14b8787b
 def prototype_neighbours(bank: PrototypeBank, features) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     "Cosine similarities (N, M) to every prototype, and predict's top-k prototype indices and softmax weights (N, k)."
     pts = bank_points(bank)
-    if not len(pts.vectors): raise VizError('the bank is empty: load a bank saved after grp_start_epoch')
+    if not len(pts.vectors): raise VizError('the bank is empty: load a bank saved after epochs_before_grp epochs')
     sims = F.normalize(torch.as_tensor(features).float().cpu(), dim=-1) @ torch.from_numpy(pts.vectors).T
     top, index = sims.topk(min(bank.top_k, sims.shape[1]), dim=1)
     return sims, index, torch.softmax(top / bank.tau, dim=1)
