@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """GRP step benchmark: one model, one batch, side by side in one run.
 
-Variants:
+Variants (batches as the release draws them, about 1 real : 4 fakes, except `balanced`):
   plain      forward + backward + optimizer step (no GRP)
-  exact      our GRP step on any batch: 1 forward, autograd.grad of L_0 and L_1 (retain_graph), backward of L, step
-  balanced   our GRP step on a class-balanced batch: 1 forward, 2 backward passes give g_0, g_1 and the update gradient
-  every4     grp_every=4 with balanced batches: one balanced GRP step then three plain steps (time per step, averaged)
+  floor      the exact step's cost floor: 1 forward and 3 backward passes of the loss, then the step (no norms, no bank)
+  exact      our GRP step on any batch, the default: 1 forward, autograd.grad of L_0 and L_1 (retain_graph), backward
+             of L, the bank update (k-means), step
+  balanced   our GRP step with balanced_batches (a 50/50 batch, uniform prior): 1 forward, 2 backward passes give g_0,
+             g_1 and the update gradient
+  every4     grp_every=4 with the default exact step: one exact step then three plain steps (time per step, averaged)
   release    the release's way re-enacted: a deep copy of model and optimizer, a second forward and two backward
              passes on the copy for g_0 and g_1, then the plain step
 
@@ -21,7 +24,7 @@ import argparse, copy, json, os, resource, statistics, subprocess, sys, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path: sys.path.insert(0, ROOT)  # run from a checkout: `python bench/grp_step.py`
-VARIANTS = ('plain', 'exact', 'balanced', 'every4', 'release')
+VARIANTS = ('plain', 'floor', 'exact', 'balanced', 'every4', 'release')
 
 def _status_mb(key):
     try:
@@ -40,18 +43,27 @@ def setup(args):
     dev = torch.device(args.device)
     bb = load_backbone(args.backbone, None, device=dev)
     model = ResidualCLIP(bb.model, bb.tokenizer).to(dev).train()
-    loss = PredLoss(RLLoss([1, 4])).to(dev)
+    loss = PredLoss(RLLoss([1, 4])).to(dev)              # shuffled batches: the training set's prior
+    balanced_loss = PredLoss(RLLoss([1, 1])).to(dev)     # balanced batches: a uniform prior
     bank = PrototypeBank(model.text_anchors.shape[1], per_class=64).to(dev)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=1e-7)
     x = torch.randn(args.batch, 3, bb.image_size, bb.image_size, device=dev)
-    y = torch.tensor([0, 1] * (args.batch // 2), device=dev)
+    n_real = max(1, args.batch // 5)
+    y = torch.tensor([0] * n_real + [1] * (args.batch - n_real), device=dev)[torch.randperm(args.batch)]
+    y_balanced = torch.tensor([0, 1] * (args.batch // 2), device=dev)
     dtype = {'bf16': torch.bfloat16, 'fp16': torch.float16}.get(args.precision)
     amp = lambda: torch.autocast(dev.type, dtype=dtype, enabled=dtype is not None)
 
     def plain():
         with amp(): pred = model(x, y)
         loss(pred, y).backward(); opt.step(); opt.zero_grad()
+
+    def floor():
+        with amp(): pred = model(x, y)
+        l = loss(pred, y)
+        for _ in range(2): torch.autograd.grad(l, params, retain_graph=True)
+        l.backward(); opt.step(); opt.zero_grad()
 
     def exact():
         with amp(): pred = model(x, y)
@@ -60,14 +72,14 @@ def setup(args):
         l.backward(); bank.update(pred[1].detach(), y, scores); opt.step(); opt.zero_grad()
 
     def balanced():
-        with amp(): pred = model(x, y)
-        scores, grads = grp_step(loss.per_class(pred, y), params, balanced=True)
+        with amp(): pred = model(x, y_balanced)
+        scores, grads = grp_step(balanced_loss.per_class(pred, y_balanced), params, balanced=True)
         for p, g in zip(params, grads): p.grad = g
         del grads
-        bank.update(pred[1].detach(), y, scores); opt.step(); opt.zero_grad()
+        bank.update(pred[1].detach(), y_balanced, scores); opt.step(); opt.zero_grad()
 
     def every4():
-        balanced()
+        exact()
         for _ in range(3): plain()
 
     def release():
@@ -84,7 +96,7 @@ def setup(args):
         bank.update(feats, y, torch.stack(norms))
         plain()
 
-    steps = dict(plain=plain, exact=exact, balanced=balanced, every4=every4, release=release)
+    steps = dict(plain=plain, floor=floor, exact=exact, balanced=balanced, every4=every4, release=release)
     per_call = dict(every4=4)
     sync = torch.cuda.synchronize if dev.type == 'cuda' else (lambda: None)
     return torch, dev, steps, per_call, sync

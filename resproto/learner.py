@@ -253,7 +253,7 @@ class EpochSeeds(Callback):
 def build_learner(cfg: RunConfig, train_ds, valid_ds, backbone=None, path='.', workers=0) -> Learner:
     "A fastai `Learner` (with `.bank`) for `cfg` on frame data sets `train_ds` and `valid_ds`."
     device = resolve_device(cfg.device)
-    bb = backbone or load_backbone(cfg.backbone, cfg.pretrained)
+    bb = backbone or load_backbone(cfg.backbone, cfg.pretrained, quick_gelu=cfg.quick_gelu)
     model = ResidualCLIP(bb.model, bb.tokenizer, use_residual=cfg.use_residual, res_lambda=cfg.res_lambda,
                          trainable=cfg.trainable).to(device)
     counts = train_ds.class_counts()

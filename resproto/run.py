@@ -10,12 +10,14 @@ __all__ = ['DATASET_FOLDERS', 'atomic_write', 'save_tensors', 'load_tensors', 'r
 
 # %% ../nbs/10_run.ipynb #9d1ed606
 import json, os, random, sys, time, csv
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
+import open_clip
 from safetensors.torch import save_file, load_file, safe_open
 from fastai.callback.core import Callback
 from fastprogress.fastprogress import progress_bar
@@ -112,6 +114,12 @@ def load_checkpoint(path, learn) -> dict:
         set_rng_state(t, meta)
     return meta
 
+def _built_quick_gelu(cfg: RunConfig) -> str:
+    "The activation a run's backbone was built with: training records it; 'auto' in a hand-written config follows the tag."
+    if cfg.quick_gelu != 'auto' or not cfg.pretrained: return cfg.quick_gelu
+    if cfg.pretrained not in open_clip.list_pretrained_tags_by_model(cfg.backbone): return 'auto'
+    return str(bool(open_clip.get_pretrained_cfg(cfg.backbone, cfg.pretrained).get('quick_gelu', False))).lower()
+
 def load_model(run_dir, which='best', device='cpu'):
     "The trained `ResidualCLIP` (eval mode) and `PrototypeBank` of a run directory, and its config."
     run_dir = Path(run_dir)
@@ -119,7 +127,7 @@ def load_model(run_dir, which='best', device='cpu'):
     cfg = RunConfig.from_json(run_dir/'config.json')
     ckpt = run_dir/'checkpoints'/f'{which}.safetensors'
     if not ckpt.is_file(): ckpt = run_dir/'checkpoints'/'last.safetensors'
-    bb = load_backbone(cfg.backbone, None, device=device)
+    bb = load_backbone(cfg.backbone, None, device=device, quick_gelu=_built_quick_gelu(cfg))
     model = ResidualCLIP(bb.model, bb.tokenizer, use_residual=cfg.use_residual, res_lambda=cfg.res_lambda, trainable=cfg.trainable)
     t, meta = load_tensors(ckpt, device)
     model.load_state_dict(_strip('model', t))
@@ -219,7 +227,8 @@ def train(cfg: RunConfig|None = None, resume=None, workers=None, evaluate_tests=
     seed_everything(cfg.seed)
     device = resolve_device(cfg.device)
     indexes = run_indexes(cfg)
-    bb = load_backbone(cfg.backbone, cfg.pretrained, device=device)
+    bb = load_backbone(cfg.backbone, cfg.pretrained, device=device, quick_gelu=cfg.quick_gelu)
+    cfg = replace(cfg, quick_gelu=str(bb.quick_gelu).lower())  # what was built: evaluation rebuilds the same activation
     train_ds, val_ds = run_datasets(cfg, bb, indexes)
     if rank() == 0:
         run_dir.mkdir(parents=True, exist_ok=True)

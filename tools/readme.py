@@ -17,6 +17,7 @@ def render(nb_path: Path) -> str:
         if c['cell_type'] == 'markdown':
             src = re.sub(r'^> (.*)$', r'> \1', src, flags=re.M)
             src = re.sub(r'(!\[[^\]]*\]\()(?![a-z]+://|/)', r'\1nbs/', src)  # images beside the notebooks: README sits one level up
+            src = re.sub(r'(\]\()(?![a-z]+://|/|#|nbs/)([^)]*\.ipynb)', r'\1nbs/\2', src)  # and so do the notebooks it links to
             out.append(src.strip())
             continue
         code = '\n'.join(l for l in lines if not l.startswith('#|')).strip()
