@@ -13,12 +13,13 @@ from typing import Callable, NamedTuple, Sequence
 
 import torch, torch.nn as nn, torch.nn.functional as F
 import open_clip
+from .core import UserError
 
 # %% ../nbs/00_clip.ipynb #d92f90ef
 MODEL_CONFIG_DIR = Path(str(importlib.resources.files('resproto')))/'model_configs'
 open_clip.add_model_config(MODEL_CONFIG_DIR)
 
-class BackboneError(ValueError):
+class BackboneError(UserError):
     "A backbone could not be built; the message says why and what to do."
 
 class Backbone(NamedTuple):

@@ -9,9 +9,10 @@ __all__ = ['RELEASE_ALIASES', 'ConfigError', 'RunConfig', 'config_parser', 'conf
 import argparse, dataclasses, json, sys, typing
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
+from .core import UserError
 
 # %% ../nbs/08_config.ipynb #ba7dc208
-class ConfigError(ValueError):
+class ConfigError(UserError):
     "A configuration value or file is invalid; the message names it and the fix."
 
 @dataclass

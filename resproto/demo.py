@@ -26,9 +26,10 @@ from .data.dataset import FrameDataset
 from .data.sample import make_sample_dataset, default_sample_root, SAMPLE_METHODS, SampleDataError
 from .learner import resolve_device
 from .run import train, evaluate, load_model, index_for, frame_features, eval_transforms
+from .core import UserError
 
 # %% ../nbs/14_demo.ipynb #9bd1ba67
-class DemoError(ValueError):
+class DemoError(UserError):
     "A demo option is invalid; the message names it and the fix."
 
 def _is_random(pretrained) -> bool: return pretrained is None or str(pretrained).lower() in ('', 'none', 'random')

@@ -25,9 +25,10 @@ from .learner import fake_scores, resolve_device
 from .metrics import REDUCTIONS
 from .preprocess import VIDEO_SUFFIXES, VideoReadError, count_frames, evenly_spaced, sample_frames
 from .run import load_model, eval_transforms
+from .core import UserError
 
 # %% ../nbs/17_detect.ipynb #bf733442
-class DetectError(ValueError):
+class DetectError(UserError):
     "A detection option is wrong; the message says which and what to do."
 
 def run_of(run=None, checkpoint=None) -> tuple[Path, str]:

@@ -14,6 +14,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 from PIL import Image
+from .core import UserError
 
 # %% ../nbs/15_faces.ipynb #ea72a29e
 class Face(NamedTuple):
@@ -22,7 +23,7 @@ class Face(NamedTuple):
     score: float
     landmarks: np.ndarray|None = None
 
-class FaceDetectorError(ValueError):
+class FaceDetectorError(UserError):
     "A face detector could not be chosen or built; the message says which and what to do."
 
 # %% ../nbs/15_faces.ipynb #ac468fe5

@@ -21,6 +21,7 @@ from PIL import Image
 from fastprogress.fastprogress import progress_bar
 
 from .faces import FaceDetectorError, crop_face, detect_faces, largest_face, resolve_detector, to_crop
+from .core import UserError
 
 # %% ../nbs/16_preprocess.ipynb #6f4ccf66
 FRAME_LAYOUTS: dict[str, Callable] = {}
@@ -47,7 +48,7 @@ def frames_mirror(video: PurePosixPath) -> PurePosixPath:
 # %% ../nbs/16_preprocess.ipynb #63976275
 VIDEO_SUFFIXES = ('.mp4', '.avi', '.mov', '.mkv', '.webm', '.m4v', '.mpg', '.mpeg', '.flv', '.wmv', '.3gp', '.ts')
 
-class VideoReadError(ValueError):
+class VideoReadError(UserError):
     "A file could not be read as a video."
 
 def count_frames(path) -> int:
@@ -154,7 +155,7 @@ def preprocess_video(source, dest, frames: int = 32, margin: float = 1.3, size: 
 REPORT_CSV, REPORT_JSON = 'preprocess_report.csv', 'preprocess_report.json'
 REPORT_COLUMNS = ('video', 'output', 'status', 'frames_total', 'frames_sampled', 'frames_written', 'frames_no_face', 'error')
 
-class PreprocessError(ValueError):
+class PreprocessError(UserError):
     "A preprocessing input or option is wrong; the message says which and what to do."
 
 def find_videos(input_dir) -> list[PurePosixPath]:

@@ -17,12 +17,13 @@ from torchvision.transforms import v2
 from fastprogress.fastprogress import progress_bar
 
 from .index import Record
+from ..core import UserError
 
 # %% ../../nbs/06_data_dataset.ipynb #4a2fe28a
 AUGMENTATIONS = ('space', 'mask', 'texture', 'flip')
 RESIZES = ('whole', 'crop')
 
-class AugmentationError(ValueError):
+class AugmentationError(UserError):
     "An augmentation string names an unknown token."
 
 def parse_augmentations(aug: str|None) -> set[str]:
@@ -55,7 +56,7 @@ def make_transforms(mean, std, size: int, train: bool = False, aug: str|None = '
     return v2.Compose([*steps, v2.ToPureTensor()])
 
 # %% ../../nbs/06_data_dataset.ipynb #256ffcfb
-class UnreadableDataError(ValueError):
+class UnreadableDataError(UserError):
     "No readable image is left to stand in for an unreadable one."
 
 class UnreadableImageWarning(UserWarning):
@@ -122,7 +123,7 @@ class FrameDataset(Dataset):
         return bad
 
 # %% ../../nbs/06_data_dataset.ipynb #1243bfee
-class SamplerError(ValueError):
+class SamplerError(UserError):
     "Balanced batches cannot be built from these labels or this batch size."
 
 class BalancedBatchSampler(Sampler):

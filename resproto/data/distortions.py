@@ -15,6 +15,7 @@ import av
 import numpy as np
 import torch, torch.nn.functional as F
 from torchvision.transforms.v2 import functional as TF
+from ..core import UserError
 
 # %% ../../nbs/07_distortions.ipynb #bc34ffc2
 LEVELS = {
@@ -29,7 +30,7 @@ LEVELS = {
 ALIASES = {'saturation': 'CS', 'contrast': 'CC', 'block': 'BW', 'noise': 'GNC',
            'blur': 'GB', 'pixelation': 'JPEG', 'compression': 'VC'}
 
-class DistortionError(ValueError):
+class DistortionError(UserError):
     "An unknown distortion type or level, or an image it cannot apply to."
 
 def _to_uint8(x) -> np.ndarray:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from ..core import UserError
 
 # %% ../../nbs/04_data_index.ipynb #17106101
 @dataclass(frozen=True)
@@ -29,10 +30,10 @@ class Record:
     split: str           # 'train', 'val' or 'test'
     mask: str|None = None  # absolute path of the manipulation mask, for fakes that have one
 
-class DatasetLayoutError(ValueError):
+class DatasetLayoutError(UserError):
     "A data set on disk does not have the expected layout; the message names the path and the layout."
 
-class DatasetOptionError(ValueError):
+class DatasetOptionError(UserError):
     "An index option (data set name, split, compression, method, ...) is not one we know."
 
 class DatasetLayoutWarning(UserWarning):

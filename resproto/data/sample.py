@@ -16,9 +16,10 @@ import numpy as np
 import cv2
 from PIL import Image
 from fastprogress.fastprogress import progress_bar
+from ..core import UserError
 
 # %% ../../nbs/13_sample.ipynb #483f4c9d
-class SampleDataError(ValueError):
+class SampleDataError(UserError):
     "An option of the sample data set is invalid; the message names it and the fix."
 
 class FacePhoto(NamedTuple):
