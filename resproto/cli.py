@@ -13,18 +13,14 @@ from pathlib import Path
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)
 
 from .config import RunConfig, ConfigError, config_parser, config_from_args
+from .core import UserError, run_cli
 
 # %% ../nbs/11_cli.ipynb #e70a0e84
 def user_errors():
-    from resproto.clip import BackboneError
-    from resproto.data.index import DatasetLayoutError
-    return (ConfigError, BackboneError, DatasetLayoutError, FileNotFoundError, FileExistsError)
+    "The exception types that `run_cli` reports as one line."
+    return (UserError, FileNotFoundError, FileExistsError, PermissionError, NotADirectoryError, IsADirectoryError)
 
-def _main(fn, prog):
-    try: return fn() or 0
-    except user_errors() as e:
-        print(f'{prog}: error: {e}', file=sys.stderr)
-        return 2
+def _main(fn, prog, resume=None): return run_cli(fn, prog, resume)
 
 def _setup_distributed():
     "Under `accelerate launch` (WORLD_SIZE > 1), start the process group; on CPUs with gloo."
@@ -40,16 +36,22 @@ def train_cli(argv=None):
     p = config_parser('resproto_train', 'Train ResProto-FD; writes a run directory.')
     p.add_argument('--resume', metavar='RUN_DIR', help='continue the interrupted run in RUN_DIR')
     args = p.parse_args(argv)
+    hint = [None]  # how to continue after Ctrl-C, once the run directory is known
     def run():
-        from resproto.run import train
+        from resproto.run import train, new_run_dir
         acc = _setup_distributed()
-        if getattr(args, 'resume', None):
+        if args.resume:
             d = Path(args.resume)
-            if not (d/'config.json').is_file(): raise FileNotFoundError(f"cannot resume {d}: it holds no config.json")
-            cfg = config_from_args(args, RunConfig.from_json(d/'config.json'))
-            train(cfg, resume=d)
-        else: train(config_from_args(args))
-    return _main(run, 'resproto_train')
+            if not (d/'config.json').is_file(): raise UserError(f"cannot resume {d}: it holds no config.json")
+            hint[0] = f'resproto_train --resume {d}'
+            train(config_from_args(args, RunConfig.from_json(d/'config.json')), resume=d)
+        else:
+            cfg = config_from_args(args)
+            hint[0] = f'resproto_train --resume {new_run_dir(cfg)}' if cfg.run_name else None
+            train(cfg)
+    code = _main(run, 'resproto_train')
+    if code == 130 and hint[0]: print(f'resproto_train: resume with {hint[0]}', file=sys.stderr)
+    return code
 
 # %% ../nbs/11_cli.ipynb #3fd63870
 def test_cli(argv=None):
@@ -64,7 +66,7 @@ def test_cli(argv=None):
         import torch
         acc = _setup_distributed()
         d = Path(args.run)
-        if not (d/'config.json').is_file(): raise FileNotFoundError(f"{d} is not a run directory (no config.json): pass --run RUN_DIR")
+        if not (d/'config.json').is_file(): raise UserError(f"{d} is not a run directory (no config.json): pass --run RUN_DIR")
         cfg = config_from_args(args, RunConfig.from_json(d/'config.json'))
         from resproto.learner import resolve_device
         evaluate(d, cfg, which=args.which, device=resolve_device(cfg.device), out_dir=args.out)

@@ -5,8 +5,9 @@
 # %% auto #0
 __all__ = ['dist_on', 'rank', 'world_size', 'gather_objects', 'unwrap', 'ShuffledBatchSampler', 'ShardedBatchSampler',
            'shard_indices', 'PredLoss', 'make_loss', 'ResidualLabels', 'grp_step', 'GRPCallback', 'BankSync',
-           'fake_scores', 'ValidationScores', 'ValMetric', 'resolve_device', 'resolve_precision', 'seed_everything',
-           'train_loader', 'eval_loader', 'EpochSeeds', 'build_learner', 'tiny_datasets', 'reference_step']
+           'fake_scores', 'ValidationScores', 'ValMetric', 'resolve_device', 'resolve_workers', 'resolve_precision',
+           'seed_everything', 'train_loader', 'eval_loader', 'EpochSeeds', 'build_learner', 'tiny_datasets',
+           'reference_step']
 
 # %% ../nbs/09_learner.ipynb #8cfa5273
 import copy, math, os, random, warnings
@@ -25,7 +26,7 @@ import fastai.callback.fp16  # to_fp16 / to_bf16
 import fastai.callback.schedule  # fit_one_cycle (schedule='one_cycle')
 
 from .clip import load_backbone, ResidualCLIP
-from .config import RunConfig
+from .config import RunConfig, ConfigError
 from .losses import RLLoss, CELoss
 from .prototypes import PrototypeBank
 from .metrics import frame_metrics, video_metrics
@@ -215,9 +216,16 @@ def resolve_device(device: str = 'auto') -> torch.device:
     if device == 'auto':
         if not torch.cuda.is_available(): return torch.device('cpu')
         return torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
-    d = torch.device(device)
-    if d.type == 'cuda' and not torch.cuda.is_available(): raise ValueError(f"device={device!r} but no CUDA GPU is visible: use --device cpu")
+    try: d = torch.device(device)
+    except RuntimeError: raise ConfigError(f"--device {device}: not a device: use auto, cpu, cuda or cuda:N") from None
+    if d.type == 'cuda' and not torch.cuda.is_available(): raise ConfigError(f"--device {device}: no CUDA GPU is visible: use --device cpu")
+    if d.type == 'cuda' and d.index is not None and d.index >= torch.cuda.device_count():
+        raise ConfigError(f"--device {device}: only {torch.cuda.device_count()} GPU(s) are visible: use cuda:0 to cuda:{torch.cuda.device_count() - 1}")
     return d
+
+def resolve_workers(workers: int|None = None) -> int:
+    "Data-loader worker processes: `workers`, or by default as many as the CPUs this process may use, at most 4."
+    return workers if workers is not None else min(4, len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1)
 
 def resolve_precision(precision: str, device: torch.device) -> str:
     "fp32 on the CPU; on a GPU bf16 where supported, else fp16 (with a loss scaler)."
@@ -236,6 +244,8 @@ def train_loader(ds, cfg: RunConfig, workers=0):
         from resproto.data.dataset import BalancedBatchSampler
         sampler = BalancedBatchSampler(labels, cfg.batch_size, seed=cfg.seed)
     else: sampler = ShuffledBatchSampler(len(ds), cfg.batch_size, seed=cfg.seed)
+    if not len(sampler):
+        raise ConfigError(f"--batch_size {cfg.batch_size} is larger than the {len(ds)} training frames: use a smaller --batch_size")
     sampler = ShardedBatchSampler(sampler, rank(), world_size())
     return DataLoader(ds, batch_sampler=sampler, num_workers=workers, persistent_workers=workers > 0)
 
