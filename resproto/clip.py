@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['MODEL_CONFIG_DIR', 'CHECKPOINT_SUFFIXES', 'OPENAI_KEYS', 'REAL_PROMPTS', 'FAKE_PROMPTS', 'BackboneError', 'Backbone',
-           'load_backbone', 'ResidualCLIP']
+           'check_pretrained', 'load_backbone', 'ResidualCLIP']
 
 # %% ../nbs/00_clip.ipynb #c7bb3458
 import importlib.resources, logging, os, pickle, socket, urllib.parse, warnings, zipfile
@@ -148,30 +148,31 @@ def _load_file(model: nn.Module, path: Path):
     unexpected = [k for k in unexpected if k not in OPENAI_KEYS]
     if missing or unexpected: raise RuntimeError(f"missing keys {missing[:3]}, unexpected keys {unexpected[:3]}")
 
-def load_backbone(name: str = 'ViT-B-16', pretrained: str|None = 'openai', device='cpu', cache_dir=None,
-                  quick_gelu: bool|str = 'auto') -> Backbone:
-    "Build open_clip model `name` with weights from a `pretrained` tag, a local checkpoint path, or none (random), and `quick_gelu` activations (auto: as the weights were trained)."
+def check_pretrained(name: str, pretrained: str|None, cache_dir=None) -> tuple[str|None, Path|None, bool]:
+    "Fail now, without building a model, if `load_backbone(name, pretrained)` cannot find its weights; `(tag, path, openai_file)`."
     if name not in open_clip.list_models():
         raise BackboneError(f"unknown backbone {name!r}: use an open_clip architecture (e.g. ViT-B-16, ViT-L-14; "
                             f"see open_clip.list_models()) or resproto-tiny")
+    if pretrained is None or str(pretrained).lower() in ('', 'none', 'random'): return None, None, False
+    pretrained = str(pretrained)
+    if _is_path(pretrained):
+        path = Path(pretrained).expanduser()
+        if not path.is_file():
+            raise BackboneError(f"checkpoint {path} does not exist: pass an existing state dict "
+                                f"({', '.join(CHECKPOINT_SUFFIXES)}) or an open_clip tag")
+        return None, path, any(k in OPENAI_KEYS for k in _checkpoint_keys(path))
+    tags = open_clip.list_pretrained_tags_by_model(name)
+    if pretrained not in tags:
+        raise BackboneError(f"{pretrained!r} is neither a file nor a pretrained tag of {name}: "
+                            f"tags are {tags or 'none (pass a checkpoint path or none)'}")
+    _check_weights_reachable(name, pretrained, cache_dir)
+    return pretrained, None, False
+
+def load_backbone(name: str = 'ViT-B-16', pretrained: str|None = 'openai', device='cpu', cache_dir=None,
+                  quick_gelu: bool|str = 'auto') -> Backbone:
+    "Build open_clip model `name` with weights from a `pretrained` tag, a local checkpoint path, or none (random), and `quick_gelu` activations (auto: as the weights were trained)."
     want = _parse_quick_gelu(quick_gelu)
-    if isinstance(pretrained, str) and pretrained.lower() in ('', 'none', 'random'): pretrained = None
-    tag, path, openai_file = None, None, False
-    if pretrained is not None:
-        pretrained = str(pretrained)
-        if _is_path(pretrained):
-            path = Path(pretrained).expanduser()
-            if not path.is_file():
-                raise BackboneError(f"checkpoint {path} does not exist: pass an existing state dict "
-                                    f"({', '.join(CHECKPOINT_SUFFIXES)}) or an open_clip tag")
-            openai_file = any(k in OPENAI_KEYS for k in _checkpoint_keys(path))
-        else:
-            tags = open_clip.list_pretrained_tags_by_model(name)
-            if pretrained not in tags:
-                raise BackboneError(f"{pretrained!r} is neither a file nor a pretrained tag of {name}: "
-                                    f"tags are {tags or 'none (pass a checkpoint path or none)'}")
-            _check_weights_reachable(name, pretrained, cache_dir)
-            tag = pretrained
+    tag, path, openai_file = check_pretrained(name, pretrained, cache_dir)
     quick = _choose_quick_gelu(name, want, tag, path, openai_file)
     arch_quick = bool(open_clip.get_model_config(name).get('quick_gelu', False))
     act = {'force_quick_gelu': True} if quick else {'quick_gelu': False} if arch_quick else {}

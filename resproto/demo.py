@@ -19,14 +19,14 @@ warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', ca
 
 import open_clip
 
-from .clip import BackboneError
+from .clip import BackboneError, check_pretrained
 from .config import RunConfig, ConfigError
 from .data.index import DatasetLayoutError
 from .data.dataset import FrameDataset
 from .data.sample import make_sample_dataset, default_sample_root, SAMPLE_METHODS, SampleDataError
 from .learner import resolve_device
 from .run import train, evaluate, load_model, index_for, frame_features, eval_transforms
-from .core import UserError
+from .core import UserError, atomic_write, write_text, run_cli
 
 # %% ../nbs/14_demo.ipynb #9bd1ba67
 class DemoError(UserError):
@@ -81,7 +81,7 @@ def plot_demo_bank(run_dir, cfg: RunConfig, holdout: str, path=None, seed: int =
     fig = plot_prototype_umap(bank, features, [r.label for r in records], groups, seed=seed,
                               title=f'prototype bank and test features ({holdout} held out)')
     path = Path(path or Path(run_dir)/'prototypes_umap.png')
-    fig.savefig(path, dpi=110)
+    atomic_write(path, lambda p: fig.savefig(p, dpi=110, format='png'))
     return path
 
 # %% ../nbs/14_demo.ipynb #144d5be8
@@ -90,6 +90,9 @@ def run_demo(data=None, out='runs', backbone: str = 'resproto-tiny', pretrained:
              run_name: str|None = None, umap: bool = True, log=print):
     "Build the sample data, train with `holdout` unseen, evaluate all methods, plot the bank; returns (run_dir, results)."
     if holdout not in SAMPLE_METHODS: raise DemoError(f"--holdout {holdout}: choose one of {', '.join(SAMPLE_METHODS)}")
+    check_pretrained(backbone, None if _is_random(pretrained) else pretrained)  # missing weights fail before the data is built
+    if run_name and (Path(out)/run_name).exists():
+        raise DemoError(f"{Path(out)/run_name} exists: remove it (make demo does) or pass another --run_name")
     start = time.time()
     size = max(64, backbone_image_size(backbone))
     root = Path(data).expanduser() if data else default_sample_root(size)
@@ -104,7 +107,7 @@ def run_demo(data=None, out='runs', backbone: str = 'resproto-tiny', pretrained:
         results = evaluate(run_dir, test_cfg, device=resolve_device(cfg.device))
     table = holdout_table(results, holdout)
     header = f"ResProto-FD demo: {backbone}, trained on {', '.join(cfg.manipu_types)}; {holdout} held out (never seen in training)"
-    (run_dir/'demo.md').write_text(f'{header}\n\n{table}\n')
+    write_text(run_dir/'demo.md', f'{header}\n\n{table}\n')
     if umap: log(f'prototype bank UMAP: {plot_demo_bank(run_dir, test_cfg, holdout, seed=seed)}')
     log(f'\n{header}\n\n{table}\n\nrun directory: {run_dir}  ({time.time() - start:.0f} s)')
     return run_dir, results
@@ -129,11 +132,8 @@ def demo_parser() -> argparse.ArgumentParser:
 def demo_cli(argv=None) -> int:
     "Console script `resproto_demo`."
     args = demo_parser().parse_args(argv)
-    try:
+    def body():
         if args.epochs < 1: raise DemoError(f"--epochs {args.epochs}: train for at least 1 epoch")
         run_demo(args.data, args.out, args.backbone, args.pretrained, args.epochs, args.holdout, args.seed, args.lr,
                  args.device, args.run_name, args.umap)
-    except (DemoError, SampleDataError, ConfigError, BackboneError, DatasetLayoutError, FileNotFoundError, FileExistsError) as e:
-        print(f'resproto_demo: error: {e}', file=sys.stderr)
-        return 2
-    return 0
+    return run_cli(body, 'resproto_demo')

@@ -276,7 +276,9 @@ def train(cfg: RunConfig|None = None, resume=None, workers=None, evaluate_tests=
             note = ', '.join(f'{k} {a} -> {b}' for k, (a, b) in changed.items())
             print(f"resuming {run_dir} after epoch {start} of {cfg.epochs}" + (f" (changed, recorded in config.json: {note})" if note else ''))
     learn.add_cb(RunRecorder(run_dir, cfg.monitor, best, best_epoch, start))
-    if rank() != 0: learn.remove_cb(learn.progress) if hasattr(learn, 'progress') else None
+    if rank() != 0:  # one table, printed by rank 0: other ranks would print their raw metric lists
+        if hasattr(learn, 'progress'): learn.remove_cb(learn.progress)
+        learn.logger = noop
     if start < cfg.epochs:
         if cfg.schedule == 'one_cycle': learn.fit_one_cycle(cfg.epochs, cfg.lr, start_epoch=start)
         else: learn.fit(cfg.epochs, cfg.lr, start_epoch=start)
