@@ -47,7 +47,7 @@ def main():
         banks = {1: learn.bank}
         for k in args.every:
             banks[k] = PrototypeBank(learn.bank.protos.shape[-1], per_class=cfg.per_class, gamma=cfg.gamma, n_clusters=cfg.n_clusters,
-                                     top_k=cfg.top_k, tau=cfg.tau).to(learn.bank.protos.device)
+                                     top_k=cfg.top_k, tau=cfg.tau, decay=cfg.score_decay).to(learn.bank.protos.device)
             cb = GRPCallback(banks[k], cfg.epochs_before_grp, every=k, mode='exact')
             cb.order = 89  # before the run's own callback
             learn.add_cb(cb)

@@ -268,7 +268,7 @@ def build_learner(cfg: RunConfig, train_ds, valid_ds, backbone=None, path='.', w
                          trainable=cfg.trainable).to(device)
     counts = train_ds.class_counts()
     bank = PrototypeBank(model.text_anchors.shape[1], per_class=cfg.per_class, gamma=cfg.gamma,
-                         n_clusters=cfg.n_clusters, top_k=cfg.top_k, tau=cfg.tau).to(device)
+                         n_clusters=cfg.n_clusters, top_k=cfg.top_k, tau=cfg.tau, decay=cfg.score_decay).to(device)
     dls = DataLoaders(train_loader(train_ds, cfg, workers), eval_loader(valid_ds, cfg.eval_batch_size, workers))
     cbs = [ResidualLabels(), EpochSeeds(), ValidationScores(bank, cfg.use_grp, cfg.video_reduce)]
     if cfg.use_grp:

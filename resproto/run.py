@@ -143,7 +143,7 @@ def load_model(run_dir, which='best', device='cpu'):
     t, meta = load_tensors(ckpt, device)
     load_state(model, _strip('model', t), ckpt, 'model')
     bank = PrototypeBank(model.text_anchors.shape[1], per_class=cfg.per_class, gamma=cfg.gamma, n_clusters=cfg.n_clusters,
-                         top_k=cfg.top_k, tau=cfg.tau)
+                         top_k=cfg.top_k, tau=cfg.tau, decay=cfg.score_decay)
     load_state(bank, _strip('bank', t), ckpt, 'prototype bank')
     return model.to(device).eval(), bank.to(device), cfg, bb
 

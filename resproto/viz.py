@@ -7,7 +7,7 @@ __all__ = ['CLASS_NAMES', 'CLASS_COLOURS', 'PROJECTIONS', 'PROTO_MARKERS', 'VizE
            'plot_prototype_umap', 'plot_bank_evolution', 'plot_image_grid', 'viz_cli']
 
 # %% ../nbs/18_viz.ipynb #8488deeb
-import math, warnings
+import json, math, warnings
 from pathlib import Path
 from typing import NamedTuple
 
@@ -17,7 +17,7 @@ import matplotlib
 from matplotlib.figure import Figure
 from sklearn.decomposition import PCA
 
-from .prototypes import PrototypeBank
+from .prototypes import PrototypeBank, decayed_scores
 
 # %% ../nbs/18_viz.ipynb #d740e0e0
 class VizError(ValueError):
@@ -40,22 +40,23 @@ class BankPoints(NamedTuple):
     vectors: np.ndarray     # (M, D), unit length
     classes: np.ndarray     # (M,) 0 real, 1 fake
     slots: np.ndarray       # (M,) index within the class
-    effective: np.ndarray   # (M,) score * gamma**age
+    effective: np.ndarray   # (M,) the score decayed by age, as the bank decays it
 
     @property
     def names(self) -> list[str]: return [f'{CLASS_NAMES[c]} #{s}' for c, s in zip(self.classes, self.slots)]
 
-def bank_points(bank, gamma: float|None = None) -> BankPoints:
+def bank_points(bank, gamma: float|None = None, decay: str|None = None) -> BankPoints:
     "The stored prototypes of a `PrototypeBank` or of its state dict (keys protos, score, age, count)."
-    if isinstance(bank, PrototypeBank): gamma, state = bank.gamma if gamma is None else gamma, bank.state_dict()
+    if isinstance(bank, PrototypeBank):
+        gamma, decay, state = bank.gamma if gamma is None else gamma, bank.decay if decay is None else decay, bank.state_dict()
     elif isinstance(bank, dict) and {'protos', 'score', 'age', 'count'} <= set(bank): state = bank
     else: raise VizError(f"bank: pass a PrototypeBank or its state dict (protos, score, age, count), got {type(bank).__name__}")
-    gamma = 0.99 if gamma is None else gamma
+    gamma, decay = 0.99 if gamma is None else gamma, 'release' if decay is None else decay
     count = state['count'].long().cpu()
     used = torch.arange(state['protos'].shape[1]) < count[:, None]
     vectors = F.normalize(state['protos'].float().cpu()[used], dim=-1)
     classes, slots = used.nonzero(as_tuple=True)
-    effective = state['score'].float().cpu()[used] * gamma ** state['age'].float().cpu()[used]
+    effective = decayed_scores(state['score'].float().cpu()[used], state['age'].cpu()[used], gamma, decay)
     return BankPoints(vectors.numpy(), classes.numpy(), slots.numpy(), effective.numpy())
 
 # %% ../nbs/18_viz.ipynb #c06b62e2
@@ -91,10 +92,10 @@ def _sample(n: int, limit: int, seed: int) -> np.ndarray:
 
 def plot_prototype_umap(bank, features=None, labels=None, groups=None, group_name: str = 'method', seed: int = 0,
                         projection: str = 'umap', n_neighbors: int = 15, max_features: int = 2000, gamma: float|None = None,
-                        title: str|None = None) -> Figure:
+                        decay: str|None = None, title: str|None = None) -> Figure:
     "Prototypes (fake: stars, real: plus signs; sized by effective score) and evaluation features in one 2-D projection, by class and by group."
-    pts = bank_points(bank, gamma)
-    if not len(pts.vectors): raise VizError('the bank is empty: plot a bank saved after grp_start_epoch')
+    pts = bank_points(bank, gamma, decay)
+    if not len(pts.vectors): raise VizError('the bank is empty: plot a bank saved after epochs_before_grp epochs')
     n = 0
     if features is not None:
         features = _as_numpy(features).reshape(len(features), -1)
@@ -138,26 +139,30 @@ def plot_prototype_umap(bank, features=None, labels=None, groups=None, group_nam
     return fig
 
 # %% ../nbs/18_viz.ipynb #69113966
-def _bank_snapshots(banks) -> tuple[list[dict], list[str], float|None]:
+def _bank_snapshots(banks) -> tuple[list, list[str], float|None, str|None]:
     if isinstance(banks, (str, Path)):
         from resproto.run import load_tensors
         from resproto.config import RunConfig
         run_dir = Path(banks)
         files = sorted((run_dir/'banks').glob('epoch_*.safetensors'))
         if not files: raise VizError(f'{run_dir} has no banks/epoch_*.safetensors: train with use_grp to get bank snapshots')
-        cfg_file = run_dir/'config.json'
-        gamma = RunConfig.from_json(cfg_file).gamma if cfg_file.is_file() else None
-        return ([load_tensors(f)[0] for f in files], [f'epoch {int(f.stem.split("_")[1])}' for f in files], gamma)
-    banks = [b.state_dict() if isinstance(b, PrototypeBank) else b for b in banks]
-    if not banks: raise VizError('banks: pass a run directory or a non-empty list of bank state dicts')
-    return banks, [f'epoch {i}' for i in range(1, len(banks) + 1)], None
+        cfg_file, gamma, decay = run_dir/'config.json', None, None
+        if cfg_file.is_file():
+            gamma = RunConfig.from_json(cfg_file).gamma
+            # the file's own key, not RunConfig's default: a config without it predates the option, when scores decayed once
+            decay = json.loads(cfg_file.read_text()).get('score_decay', 'single')
+        return ([load_tensors(f)[0] for f in files], [f'epoch {int(f.stem.split("_")[1])}' for f in files], gamma, decay)
+    banks = list(banks)  # banks stay banks, so that each decays its scores its own way
+    if not banks: raise VizError('banks: pass a run directory or a non-empty list of banks or bank state dicts')
+    return banks, [f'epoch {i}' for i in range(1, len(banks) + 1)], None, None
 
 def plot_bank_evolution(banks, projection: str = 'umap', seed: int = 0, n_neighbors: int = 15, gamma: float|None = None,
-                        ncols: int = 4, titles=None) -> Figure:
+                        decay: str|None = None, ncols: int = 4, titles=None) -> Figure:
     "Small multiples of the bank after each epoch (a run directory, or a list of banks), in one shared projection."
-    states, default_titles, run_gamma = _bank_snapshots(banks)
+    states, default_titles, run_gamma, run_decay = _bank_snapshots(banks)
     gamma = gamma if gamma is not None else run_gamma
-    points = [bank_points(s, gamma) for s in states]
+    decay = decay if decay is not None else run_decay
+    points = [bank_points(s, gamma, decay) for s in states]
     if not any(len(p.vectors) for p in points): raise VizError('every bank snapshot is empty: GRP stored no prototypes yet')
     union, where = np.unique(np.concatenate([p.vectors for p in points]), axis=0, return_inverse=True)
     xy_union = embed_2d(union, projection, seed, n_neighbors)
