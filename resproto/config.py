@@ -59,7 +59,8 @@ class RunConfig:
     # optimisation
     lr: float = 5e-7
     weight_decay: float = 1e-6
-    batch_size: int = 32
+    batch_size: int = 32                     # training batch per process (per GPU)
+    global_batch_size: int|None = None       # if set: the training batch over all processes, split evenly (overrides batch_size)
     eval_batch_size: int = 64
     epochs: int = 20
     schedule: str = 'constant'               # constant | one_cycle
@@ -89,6 +90,8 @@ class RunConfig:
         if self.n_prototypes % 2: raise ConfigError(f"n_prototypes (--pts_num) = {self.n_prototypes} must be even: half go to each class")
         if not 0 < self.gamma <= 1: raise ConfigError(f"gamma (--gama) = {self.gamma} must be in (0, 1]")
         if self.tau <= 0 or self.lr <= 0: raise ConfigError("tau and lr must be positive")
+        if self.global_batch_size is not None and self.global_batch_size < 1:
+            raise ConfigError(f"global_batch_size={self.global_batch_size} must be at least 1")
         if self.balanced_batches and self.batch_size % 2: raise ConfigError(
             f"batch_size={self.batch_size} must be even with balanced_batches (half reals, half fakes)")
         if self.distortion_level is not None and not 1 <= self.distortion_level <= 5:

@@ -22,9 +22,14 @@ def atomic_write(path, write: Callable):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600: give the file the permissions open() would
     try: write(Path(tmp)); os.replace(tmp, path)
     finally:
         if os.path.lexists(tmp): os.unlink(tmp)
+
+def _umask() -> int:
+    mask = os.umask(0); os.umask(mask)
+    return mask
 
 def write_text(path, text: str):
     "Atomically write `text` to `path` (see `atomic_write`)."

@@ -6,7 +6,8 @@
 __all__ = ['DATASET_FOLDERS', 'CheckpointError', 'save_tensors', 'load_tensors', 'load_state', 'rng_state', 'set_rng_state',
            'optimizer_tensors', 'load_optimizer', 'save_checkpoint', 'load_checkpoint', 'load_model', 'dataset_root',
            'index_for', 'run_indexes', 'test_resize_for', 'eval_transforms', 'run_datasets', 'RunRecorder',
-           'new_run_dir', 'train', 'frame_features', 'predict_scores', 'evaluate', 'distortions_for']
+           'default_run_name', 'new_run_dir', 'train', 'frame_features', 'predict_scores', 'evaluate',
+           'distortions_for']
 
 # %% ../nbs/10_run.ipynb #9d1ed606
 import json, os, random, sys, tempfile, time, csv
@@ -32,7 +33,7 @@ from .metrics import frame_metrics, video_metrics, metrics_table
 from .data.index import build_index, DatasetLayoutError
 from .data.dataset import FrameDataset, make_transforms
 from .data.distortions import Distortion, all_distortions
-from .learner import (build_learner, resolve_workers, fake_scores, gather_objects, rank, world_size, dist_on, unwrap, shard_indices,
+from .learner import (build_learner, resolve_workers, per_rank_batch, broadcast_object, mean_over_ranks, check_same_records, fake_scores, gather_objects, rank, world_size, dist_on, unwrap, shard_indices,
                               resolve_device, resolve_precision, seed_everything)
 
 # %% ../nbs/10_run.ipynb #f9ed29bf
@@ -70,22 +71,27 @@ def _prefixed(prefix, d): return {f'{prefix}.{k}': v for k, v in d.items()}
 def _strip(prefix, d): return {k[len(prefix) + 1:]: v for k, v in d.items() if k.startswith(prefix + '.')}
 
 # %% ../nbs/10_run.ipynb #b67d33f9
-def rng_state() -> tuple[dict, dict]:
-    np_state, py_state = np.random.get_state(), random.getstate()
-    t = {'rng.torch': torch.get_rng_state(), 'rng.numpy': torch.from_numpy(np_state[1].astype(np.int64)),
-         'rng.python': torch.tensor(py_state[1], dtype=torch.int64)}
-    if torch.cuda.is_available(): t.update({f'rng.cuda{i}': s for i, s in enumerate(torch.cuda.get_rng_state_all())})
-    meta = {'rng_numpy': [np_state[0], int(np_state[2]), int(np_state[3]), float(np_state[4])],
-            'rng_python': [py_state[0], py_state[2]]}
+def _rng_prefix(r: int) -> str: return 'rng' if r == 0 else f'rank{r}.rng'  # rank 0 keeps the single-process names
+
+def rng_state(r: int = 0) -> tuple[dict, dict]:
+    "This process's torch, numpy, python (and CUDA) generator states, named for rank `r`: (tensors, metadata)."
+    np_state, py_state, k = np.random.get_state(), random.getstate(), _rng_prefix(r)
+    t = {f'{k}.torch': torch.get_rng_state(), f'{k}.numpy': torch.from_numpy(np_state[1].astype(np.int64)),
+         f'{k}.python': torch.tensor(py_state[1], dtype=torch.int64)}
+    if torch.cuda.is_available(): t.update({f'{k}.cuda{i}': s for i, s in enumerate(torch.cuda.get_rng_state_all())})
+    meta = {f'{k}_numpy': [np_state[0], int(np_state[2]), int(np_state[3]), float(np_state[4])],
+            f'{k}_python': [py_state[0], py_state[2]]}
     return t, meta
 
-def set_rng_state(t: dict, meta: dict):
-    torch.set_rng_state(t['rng.torch'])
-    n = meta['rng_numpy']
-    np.random.set_state((n[0], t['rng.numpy'].numpy().astype(np.uint32), n[1], n[2], n[3]))
-    p = meta['rng_python']
-    random.setstate((p[0], tuple(int(v) for v in t['rng.python']), p[1]))
-    cuda = [t[k] for k in sorted(k for k in t if k.startswith('rng.cuda'))]
+def set_rng_state(t: dict, meta: dict, r: int = 0):
+    "Restore rank `r`'s generators from a checkpoint's tensors and metadata (rank 0's when `r`'s are not there)."
+    k = _rng_prefix(r) if f'{_rng_prefix(r)}.torch' in t else 'rng'
+    torch.set_rng_state(t[f'{k}.torch'])
+    n = meta[f'{k}_numpy']
+    np.random.set_state((n[0], t[f'{k}.numpy'].numpy().astype(np.uint32), n[1], n[2], n[3]))
+    p = meta[f'{k}_python']
+    random.setstate((p[0], tuple(int(v) for v in t[f'{k}.python']), p[1]))
+    cuda = [t[c] for c in sorted(c for c in t if c.startswith(f'{k}.cuda'))]
     if cuda and torch.cuda.is_available(): torch.cuda.set_rng_state_all(cuda[:torch.cuda.device_count()])
 
 # %% ../nbs/10_run.ipynb #e51da7f2
@@ -103,14 +109,15 @@ def load_optimizer(opt, tensors: dict, groups: list):
     opt.load_state_dict({'state': state, 'param_groups': groups})
 
 # %% ../nbs/10_run.ipynb #4f588a80
-def save_checkpoint(path, learn, epoch: int, extra: dict|None = None, full=True):
+def save_checkpoint(path, learn, epoch: int, extra: dict|None = None, full=True, rngs: list|None = None):
+    "Save model, bank and (when `full`) optimizer and generator states: `rngs`, every rank's `rng_state`, or this process's."
     t = {**_prefixed('model', unwrap(learn.model).state_dict()), **_prefixed('bank', learn.bank.state_dict())}
     meta = {'epoch': epoch, **(extra or {})}
     if full:
         if learn.opt is None: learn.create_opt()
         ot, groups = optimizer_tensors(learn.opt.opt)
-        rt, rmeta = rng_state()
-        t.update(ot); t.update(rt); meta.update(opt_groups=groups, **rmeta)
+        t.update(ot); meta.update(opt_groups=groups)
+        for rt, rmeta in rngs or [rng_state()]: t.update(rt); meta.update(rmeta)
     save_tensors(path, t, meta)
 
 def load_checkpoint(path, learn) -> dict:
@@ -122,7 +129,7 @@ def load_checkpoint(path, learn) -> dict:
     if 'opt_groups' in meta:
         if learn.opt is None: learn.create_opt()
         load_optimizer(learn.opt.opt, {k: v.to(dev) for k, v in t.items() if k.startswith('opt.')}, meta['opt_groups'])
-        set_rng_state(t, meta)
+        set_rng_state(t, meta, rank())
     return meta
 
 def _built_quick_gelu(cfg: RunConfig) -> str:
@@ -203,18 +210,23 @@ class RunRecorder(Callback):
         value = m.get(self.monitor, float('nan'))
         improved = np.isfinite(value) and value > self.best
         if improved: self.best, self.best_epoch = float(value), e
-        if rank() != 0: return
         vals = self.learn.recorder.log
-        # the epoch's mean loss (fastai's smoothed loss carries over epochs and would restart on resume)
-        row = {'epoch': e, 'train_loss': float(torch.stack(self.losses).float().mean()) if self.losses else float('nan'),
-               'valid_loss': float(vals[2]) if len(vals) > 2 and vals[2] is not None else float('nan'),
+        # losses averaged over ranks, like the gathered metrics beside them; the epoch's mean, not fastai's smoothed loss
+        train_loss = float(torch.stack(self.losses).float().mean()) if self.losses else float('nan')
+        valid_loss = float(vals[2]) if len(vals) > 2 and vals[2] is not None else float('nan')
+        train_loss = mean_over_ranks(train_loss, len(self.losses))
+        valid_loss = mean_over_ranks(valid_loss, len(self.learn.dls.valid.dataset))
+        rngs = gather_objects(rng_state(rank()))  # every rank's generators, so that each resumes its own stream
+        if rank() != 0: return
+        row = {'epoch': e, 'train_loss': train_loss, 'valid_loss': valid_loss,
                **{f'val_{k}': v for k, v in m.items()}, 'bank_real': int(self.learn.bank.count[0]),
                'bank_fake': int(self.learn.bank.count[1]), 'steps': len(self.losses), 'processes': world_size(),
+               'global_batch': per_rank_batch(self.learn.cfg) * world_size(),
                'seconds': round(time.time() - self.t0, 2)}
         # checkpoints first: metrics.csv never lists an epoch whose checkpoint failed to write
         best = {'best': self.best, 'best_epoch': self.best_epoch, 'monitor': self.monitor}
         if improved: save_checkpoint(self.run_dir/'checkpoints'/'best.safetensors', self.learn, e, best, full=False)
-        save_checkpoint(self.run_dir/'checkpoints'/'last.safetensors', self.learn, e, best)
+        save_checkpoint(self.run_dir/'checkpoints'/'last.safetensors', self.learn, e, best, rngs=rngs)
         save_tensors(self.run_dir/'banks'/f'epoch_{e:03d}.safetensors', self.learn.bank.state_dict(), {'epoch': e})
         f = self.run_dir/'metrics.csv'
         old = pd.read_csv(f) if f.is_file() else pd.DataFrame()
@@ -223,9 +235,12 @@ class RunRecorder(Callback):
         if os.environ.get('RESPROTO_KILL_AFTER_EPOCH') == str(e): os.kill(os.getpid(), 9)  # tests: a real kill
 
 # %% ../nbs/10_run.ipynb #ecd4021b
+def default_run_name(cfg: RunConfig) -> str:
+    "A run name from the data set, the backbone and the clock (decided on rank 0: ranks' clocks may straddle a second)."
+    return broadcast_object(f"{cfg.train_dataset}_{cfg.backbone}_{datetime.now():%Y%m%d-%H%M%S}".replace('/', '-'))
+
 def new_run_dir(cfg: RunConfig) -> Path:
-    name = cfg.run_name or f"{cfg.train_dataset}_{cfg.backbone}_{datetime.now():%Y%m%d-%H%M%S}".replace('/', '-')
-    return Path(cfg.results_dir)/name
+    return Path(cfg.results_dir)/(cfg.run_name or default_run_name(cfg))
 
 def _barrier():
     if dist_on(): torch.distributed.barrier()
@@ -250,17 +265,20 @@ def train(cfg: RunConfig|None = None, resume=None, workers=None, evaluate_tests=
         saved = RunConfig.from_json(run_dir/'config.json')
         cfg = saved if cfg is None else cfg
     else:
+        if cfg.run_name is None: cfg = replace(cfg, run_name=default_run_name(cfg))
         run_dir = new_run_dir(cfg)
         _check_new_run_dir(run_dir)
     seed_everything(cfg.seed)
     # everything a run needs is resolved before the first epoch: a mistake in a test set fails now, not after training
     device = resolve_device(cfg.device)
     indexes = run_indexes(cfg)
-    for name in cfg.test_datasets: index_for(cfg, name, 'test', cfg.test_frames_per_video)
+    for what, records in zip(('training split', 'validation split'), indexes): check_same_records(records, f'{cfg.train_dataset} {what}')
+    for name in cfg.test_datasets: check_same_records(index_for(cfg, name, 'test', cfg.test_frames_per_video), f'{name} test split')
     bb = load_backbone(cfg.backbone, cfg.pretrained, device=device, quick_gelu=cfg.quick_gelu)
     cfg = replace(cfg, quick_gelu=str(bb.quick_gelu).lower())  # what was built: evaluation rebuilds the same activation
     train_ds, val_ds = run_datasets(cfg, bb, indexes)
     learn = build_learner(cfg, train_ds, val_ds, bb, path=run_dir, workers=resolve_workers(cfg.num_workers if workers is None else workers))
+    if rank(): seed_everything(cfg.seed + 1000 * rank())  # augmentations and worker seeds differ across ranks; rank 0 keeps cfg.seed
     if rank() == 0:  # the first write, once everything has been checked
         run_dir.mkdir(parents=True, exist_ok=True)
         for folder in (run_dir, run_dir/'checkpoints', run_dir/'banks'): clean_temporaries(folder)  # left by a killed write

@@ -17,10 +17,11 @@ import matplotlib
 from matplotlib.figure import Figure
 from sklearn.decomposition import PCA
 
+from .core import UserError
 from .prototypes import PrototypeBank, decayed_scores
 
 # %% ../nbs/18_viz.ipynb #d740e0e0
-class VizError(ValueError):
+class VizError(UserError):
     "Inputs a figure cannot be drawn from; the message says what is missing and how to get it."
 
 CLASS_NAMES = ('real', 'fake')
@@ -139,19 +140,22 @@ def plot_prototype_umap(bank, features=None, labels=None, groups=None, group_nam
     return fig
 
 # %% ../nbs/18_viz.ipynb #69113966
+def _run_decay(run_dir) -> tuple[float|None, str|None]:
+    "The `gamma` and decay mode a run's bank decayed its scores with, from its config.json; (None, None) without one."
+    from resproto.config import RunConfig
+    cfg_file = Path(run_dir)/'config.json'
+    if not cfg_file.is_file(): return None, None
+    gamma = RunConfig.from_json(cfg_file).gamma  # a damaged config is a ConfigError that names the file
+    # the file's own key, not RunConfig's default: a config without it predates the option, when scores decayed once
+    return gamma, json.loads(cfg_file.read_text()).get('score_decay', 'single')
+
 def _bank_snapshots(banks) -> tuple[list, list[str], float|None, str|None]:
     if isinstance(banks, (str, Path)):
         from resproto.run import load_tensors
-        from resproto.config import RunConfig
         run_dir = Path(banks)
         files = sorted((run_dir/'banks').glob('epoch_*.safetensors'))
         if not files: raise VizError(f'{run_dir} has no banks/epoch_*.safetensors: train with use_grp to get bank snapshots')
-        cfg_file, gamma, decay = run_dir/'config.json', None, None
-        if cfg_file.is_file():
-            gamma = RunConfig.from_json(cfg_file).gamma
-            # the file's own key, not RunConfig's default: a config without it predates the option, when scores decayed once
-            decay = json.loads(cfg_file.read_text()).get('score_decay', 'single')
-        return ([load_tensors(f)[0] for f in files], [f'epoch {int(f.stem.split("_")[1])}' for f in files], gamma, decay)
+        return ([load_tensors(f)[0] for f in files], [f'epoch {int(f.stem.split("_")[1])}' for f in files], *_run_decay(run_dir))
     banks = list(banks)  # banks stay banks, so that each decays its scores its own way
     if not banks: raise VizError('banks: pass a run directory or a non-empty list of banks or bank state dicts')
     return banks, [f'epoch {i}' for i in range(1, len(banks) + 1)], None, None

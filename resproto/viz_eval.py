@@ -104,7 +104,7 @@ def plot_robustness(results, metric: str = 'auc', level: str = 'frame', reduce: 
     table = robustness_table(results, metric, level, reduce)
     if not (table.kind != '').any():
         raise VizError(f'no distorted {level}-level results: run resproto_test --run RUN --disturb_type all (or one type)')
-    datasets = list(dict.fromkeys(table.dataset))
+    datasets = list(dict.fromkeys(table.dataset[table.kind != '']))  # a test set without distortions has no curve to show
     fig, axes = _figure(len(datasets), panel_size=(4.5, 3.5), ncols=min(3, len(datasets)))
     for ax, ds in zip(axes, datasets):
         t = table[table.dataset == ds]

@@ -7,7 +7,7 @@ __all__ = ['RunFeatures', 'features_for', 'prototype_neighbours', 'nearest_proto
            'write_report', 'report_cli']
 
 # %% ../nbs/19_viz_report.ipynb #483d9212
-import argparse, json, sys
+import argparse, json, os, warnings
 from pathlib import Path
 from typing import NamedTuple
 
@@ -15,9 +15,13 @@ import numpy as np
 import pandas as pd
 import torch, torch.nn.functional as F
 
+from .core import UserError, atomic_write, write_text, run_cli, _OS_ERRORS
 from .prototypes import PrototypeBank, PrototypeBankError
-from .viz import VizError, bank_points, plot_prototype_umap, plot_bank_evolution, PROJECTIONS
-from .viz_eval import plot_roc, plot_score_hist, plot_robustness, robustness_table, plot_vlrl_margin
+from .viz import VizError, bank_points, plot_prototype_umap, plot_bank_evolution, PROJECTIONS, _run_decay
+from .viz_eval import SCORE_COLUMNS, plot_roc, plot_score_hist, plot_robustness, robustness_table, plot_vlrl_margin
+
+# open_clip's import trips torch's deprecation notice for torch.jit.script: noise before resproto_viz's one line (as in resproto.cli)
+warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)
 
 # %% ../nbs/19_viz_report.ipynb #4021655f
 class RunFeatures(NamedTuple):
@@ -34,20 +38,30 @@ class RunFeatures(NamedTuple):
     @property
     def datasets(self) -> np.ndarray: return np.array([r.dataset for r in self.records], dtype=object)
 
-def features_for(run_dir, split: str = 'test', dataset: str|None = None, n: int|None = 256, which: str = 'best',
-                 device='cpu', seed: int = 0, batch_size: int = 64) -> RunFeatures:
-    "Features of (a seeded sample of `n`) frames of a split of a run's data set, with their records, bank and model."
-    from resproto.run import load_model, index_for, frame_features, eval_transforms
+def _default_dataset(cfg, split: str) -> str:
+    "The data set a split of a run is read from: the first test set for test, the validation set for val, else the training set."
+    if split == 'test': return cfg.test_datasets[0] if cfg.test_datasets else cfg.train_dataset
+    return (cfg.val_dataset or cfg.train_dataset) if split == 'val' else cfg.train_dataset
+
+def _features(loaded, split: str = 'test', dataset: str|None = None, n: int|None = 256, device='cpu', seed: int = 0,
+              batch_size: int = 64) -> RunFeatures:
+    "`features_for` on what `resproto.run.load_model` returned (model, bank, config, backbone)."
+    from resproto.run import index_for, frame_features, eval_transforms
     from resproto.data.dataset import FrameDataset
-    model, bank, cfg, bb = load_model(run_dir, which, device=device)
-    if dataset is None:
-        dataset = (cfg.test_datasets[0] if cfg.test_datasets else cfg.train_dataset) if split == 'test' else \
-                  (cfg.val_dataset or cfg.train_dataset) if split == 'val' else cfg.train_dataset
+    model, bank, cfg, bb = loaded
+    dataset = dataset or _default_dataset(cfg, split)
     records = index_for(cfg, dataset, split, cfg.test_frames_per_video if split == 'test' else cfg.frames_per_video)
     if n is not None and len(records) > n:
         records = [records[i] for i in np.sort(np.random.default_rng(seed).choice(len(records), n, replace=False))]
     ds = FrameDataset(records, eval_transforms(cfg, bb, dataset), seed=cfg.seed)
     return RunFeatures(torch.from_numpy(frame_features(model, ds, batch_size, device)), records, bank, model)
+
+def features_for(run_dir, split: str = 'test', dataset: str|None = None, n: int|None = 256, which: str = 'best',
+                 device='cpu', seed: int = 0, batch_size: int = 64) -> RunFeatures:
+    "Features of (a seeded sample of `n`) frames of a split of a run's data set, with their records, bank and model."
+    from resproto.run import load_model
+    if n is not None and (isinstance(n, bool) or n < 1): raise VizError(f'n={n!r}: ask for at least one frame, or None for all')
+    return _features(load_model(run_dir, which, device=device), split, dataset, n, device, seed, batch_size)
 
 # %% ../nbs/19_viz_report.ipynb #14b8787b
 def prototype_neighbours(bank: PrototypeBank, features) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -98,103 +112,139 @@ def deciding_prototypes(bank: PrototypeBank, features, records, n: int = 3, k: i
     return pd.DataFrame(rows, columns=['frame', 'path', 'label', 'score', 'wrong', 'prototype', 'prototype_class', 'similarity', 'weight'])
 
 # %% ../nbs/19_viz_report.ipynb #794bc6a1
-def _missing_errors():
-    from resproto.cli import user_errors
-    return (VizError, PrototypeBankError, *user_errors())
+_NOT_DRAWN = (UserError, PrototypeBankError, *_OS_ERRORS)  # what a figure's missing inputs raise: said, and the others drawn
+
+def _short(e: Exception) -> str: return ' '.join(str(e).split())[:120]
 
 def _checkpoint(run_dir: Path) -> Path|None:
     return next((p for p in (run_dir/'checkpoints'/'best.safetensors', run_dir/'checkpoints'/'last.safetensors') if p.is_file()), None)
 
 def _results(run_dir: Path) -> dict|None:
+    "The run's results.json (None without one); one that is not a dict of metrics per test set stops the report."
     f = run_dir/'results.json'
-    return json.loads(f.read_text()) if f.is_file() else None
+    if not f.is_file(): return None
+    fix = f'delete it and run resproto_test --run {run_dir} to write it again'
+    try: results = json.loads(f.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise VizError(f'{f} is not valid JSON ({_short(e)}): {fix}') from None
+    if not isinstance(results, dict) or not all(isinstance(m, dict) for m in results.values()):
+        raise VizError(f'{f} is not a results file (a JSON object of metrics per test set): {fix}')
+    return results
 
-def _figures(run_dir: Path, projection: str, n_features: int, device, say):
+def _scores(run_dir: Path) -> pd.DataFrame|None:
+    "The run's scores.csv (None without one); one that does not parse, lacks columns or has rows cut short stops the report."
+    f = run_dir/'scores.csv'
+    if not f.is_file(): return None
+    fix = f'delete it and run resproto_test --run {run_dir} to write it again'
+    try: scores = pd.read_csv(f)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise VizError(f'{f} is not a readable CSV ({_short(e)}): {fix}') from None
+    if missing := [c for c in SCORE_COLUMNS if c not in scores.columns]: raise VizError(f"{f} has no column {', '.join(missing)}: {fix}")
+    if cut := int(scores[list(SCORE_COLUMNS)].isna().any(axis=1).sum()):
+        raise VizError(f'{f} has {cut} incomplete rows (a copy cut short?): {fix}')
+    return scores
+
+def _figures(run_dir: Path, cfg, projection: str, n_features: int, device, say):
     "Yield (file name, title, figure-making function) for what the run's files allow; `say` what is missing."
-    ckpt = _checkpoint(run_dir)
-    snapshots = sorted((run_dir/'banks').glob('epoch_*.safetensors'))
-    loaded = {}
+    from resproto.run import load_model, load_tensors
+    ckpt, snapshots = _checkpoint(run_dir), sorted((run_dir/'banks').glob('epoch_*.safetensors'))
+    if ckpt is None and not snapshots:
+        raise VizError(f'{run_dir} has no checkpoints/*.safetensors and no banks/epoch_*.safetensors, so no prototypes to draw: '
+                       f'point to a run that finished an epoch of resproto_train')
+    # every input is read before the first figure: a damaged one stops the report before it writes anything
+    gamma, decay = _run_decay(run_dir)
+    scores, results = _scores(run_dir), _results(run_dir)
+    # resproto_test appends each evaluation to scores.csv: its last rows are the test set evaluated last
+    dataset = scores.dataset.iloc[-1] if scores is not None and len(scores) else _default_dataset(cfg, 'test')
+    loaded = {'model': load_model(run_dir, ckpt.stem, device=device)} if ckpt is not None else {}
     def features():
         if 'rf' not in loaded:
-            try: loaded['rf'] = features_for(run_dir, n=n_features, device=device)
-            except _missing_errors() as e:
+            try: loaded['rf'] = _features(loaded['model'], dataset=dataset, n=n_features, device=device)
+            except _NOT_DRAWN as e:
                 loaded['rf'] = None; say(f'test features: {e} (the prototype UMAP shows the bank alone)')
         return loaded['rf']
     if ckpt is not None:
         def umap():
             rf = features()
-            if rf is None:
-                from resproto.run import load_model
-                return plot_prototype_umap(load_model(run_dir, device=device)[1], projection=projection)
-            return plot_prototype_umap(rf.bank, rf.features, rf.labels, rf.methods, projection=projection,
-                                       title=f'{ckpt.stem} bank and {len(rf.records)} test frames of {rf.records[0].dataset}')
-        yield 'prototype_umap.png', 'Prototypes and test features', umap
-    elif snapshots:
+            if rf is None: return plot_prototype_umap(loaded['model'][1], projection=projection, gamma=gamma, decay=decay)
+            return plot_prototype_umap(rf.bank, rf.features, rf.labels, rf.methods, projection=projection, gamma=gamma, decay=decay,
+                                       title=f'{ckpt.stem} bank and {len(rf.records)} test frames of {dataset}')
+        # the heading is decided once the figure is drawn: it names the test set only when its frames are in the figure
+        yield 'prototype_umap.png', lambda: f'Prototypes and test frames of {dataset}' if loaded.get('rf') is not None else 'Prototypes', umap
+    else:
         say(f'checkpoints: none in {run_dir/"checkpoints"} (the prototype UMAP shows the last bank snapshot, without features)')
-        from resproto.run import load_tensors
         yield 'prototype_umap.png', f'Prototypes ({snapshots[-1].stem})', \
-            lambda: plot_prototype_umap(load_tensors(snapshots[-1])[0], projection=projection)
-    else: say(f'prototype UMAP: no checkpoints/ and no banks/ in {run_dir}')
+            lambda: plot_prototype_umap(load_tensors(snapshots[-1])[0], projection=projection, gamma=gamma, decay=decay)
     if snapshots: yield 'bank_evolution.png', 'The bank after each epoch', lambda: plot_bank_evolution(run_dir, projection=projection)
     else: say('bank evolution: no banks/epoch_*.safetensors (a run without use_grp, or one that did not finish an epoch)')
-    scores = pd.read_csv(run_dir/'scores.csv') if (run_dir/'scores.csv').is_file() else None
     if scores is not None:
         yield 'roc_frame.png', 'ROC, frame level', lambda: plot_roc(scores, 'frame')
         yield 'roc_video.png', 'ROC, video level', lambda: plot_roc(scores, 'video')
         yield 'score_hist.png', 'Scores of real and fake frames', lambda: plot_score_hist(scores)
     else: say('ROC curves and score histograms: no scores.csv (run resproto_test --run RUN_DIR)')
-    results = _results(run_dir)
     swept = [s for s in (results, scores) if s is not None and (robustness_table(s).kind != '').any()]
     if swept: yield 'robustness.png', 'Robustness to distortions', lambda: plot_robustness(swept[0])
     else: say('robustness curves: no distorted results (run resproto_test --run RUN_DIR --disturb_type all)')
     if ckpt is not None:
         def margin():
             rf = features()
-            if rf is None:
-                from resproto.run import load_model
-                return plot_vlrl_margin(load_model(run_dir, device=device)[0])
+            if rf is None: return plot_vlrl_margin(loaded['model'][0])
             keep = np.random.default_rng(0).permutation(len(rf.records))[:12]
             return plot_vlrl_margin(rf.model, features=rf.features[keep], labels=rf.labels[keep])
         yield 'vlrl_margin.png', 'The VLRL margin of this model', margin
     else: say('VLRL margin: no checkpoint (the model holds the text anchors and logit scale)')
 
 # %% ../nbs/19_viz_report.ipynb #292169b5
+def _out_folder(run_dir: Path, out) -> Path:
+    "Where the report goes: `out`, else RUN_DIR/viz unless that is a symlink (it would send the figures outside the run)."
+    if out is None and (run_dir/'viz').is_symlink():
+        raise VizError(f"{run_dir/'viz'} is a symlink (to {os.readlink(run_dir/'viz')}): the figures would be written outside the run; "
+                       f"remove it, or pass --out DIR")
+    out = Path(out) if out is not None else run_dir/'viz'
+    if out.exists() and not out.is_dir(): raise VizError(f'{out} is a file: pass --out a folder for the figures')
+    return out
+
 def write_report(run_dir, out=None, projection: str = 'umap', n_features: int = 512, device='cpu', verbose: bool = True) -> Path:
     "Write every figure a run directory allows (PNG) and `report.md` linking them with its results table."
+    from resproto.config import RunConfig, ConfigError
+    from resproto.learner import resolve_device
     run_dir = Path(run_dir)
     if not (run_dir/'config.json').is_file():
         raise FileNotFoundError(f'{run_dir} is not a run directory (no config.json): point to a folder that resproto_train wrote')
     if projection not in PROJECTIONS: raise VizError(f"projection={projection!r}: use one of {', '.join(PROJECTIONS)}")
-    out = Path(out) if out is not None else run_dir/'viz'
-    out.mkdir(parents=True, exist_ok=True)
-    notes, sections = [], []
+    if isinstance(n_features, bool) or int(n_features) < 1:
+        raise VizError(f'n_features={n_features!r}: show at least one test frame (--n_features N, N >= 1)')
+    out = _out_folder(run_dir, out)
+    try: cfg = RunConfig.from_json(run_dir/'config.json')
+    except ConfigError as e: raise ConfigError(f'{e}: restore the config.json that resproto_train wrote for this run') from None
+    device = resolve_device(device)
+    notes, drawn = [], []
     def say(line):
         notes.append(line)
         if verbose: print(f'missing: {line}')
-    for name, title, make in _figures(run_dir, projection, n_features, device, say):
+    for name, title, make in _figures(run_dir, cfg, projection, int(n_features), device, say):
         try: fig = make()
-        except _missing_errors() as e: say(f'{name}: {e}'); continue
-        fig.savefig(out/name, dpi=110)
-        sections.append(f'## {title}\n\n![{title}]({name})\n')
-        if verbose: print(f'wrote {out/name}')
-    table = (run_dir/'results.md').read_text().strip() if (run_dir/'results.md').is_file() else None
+        except _NOT_DRAWN as e: say(f'{name}: {e}'); continue
+        drawn.append((name, title() if callable(title) else title, fig))
+    table = (run_dir/'results.md').read_text(errors='replace').strip() if (run_dir/'results.md').is_file() else None
     if table is None: say('results table: no results.md (run resproto_test --run RUN_DIR)')
-    cfg = json.loads((run_dir/'config.json').read_text())
     lines = [f'# Run {run_dir.name}', '',
-             f"`{run_dir.resolve()}`: {cfg.get('backbone')} ({cfg.get('pretrained')}), trained on {cfg.get('train_dataset')} for "
-             f"{cfg.get('epochs')} epochs; residual {cfg.get('use_residual')}, RL loss {cfg.get('use_rl')}, GRP {cfg.get('use_grp')}.", '']
+             f"`{run_dir.resolve()}`: {cfg.backbone} ({cfg.pretrained}), trained on {cfg.train_dataset} for {cfg.epochs} epochs; "
+             f"residual {cfg.use_residual}, RL loss {cfg.use_rl}, GRP {cfg.use_grp}.", '']
     if table: lines += ['## Results', '', table, '']
-    lines += sections
+    lines += [f'## {title}\n\n![{title}]({name})\n' for name, title, _ in drawn]
     if notes: lines += ['## Not drawn', ''] + [f'- {n}' for n in notes] + ['']
+    # only now, with every input read and every figure drawn, is anything written; each file atomically, never through a symlink
+    for name, _, fig in drawn:
+        atomic_write(out/name, lambda p: fig.savefig(p, format='png', dpi=110))  # the temporary name ends in .tmp: say the format
+        if verbose: print(f'wrote {out/name}')
     report = out/'report.md'
-    report.write_text('\n'.join(lines))
+    write_text(report, '\n'.join(lines))
     if verbose: print(f'wrote {report}')
     return report
 
 # %% ../nbs/19_viz_report.ipynb #3e819976
 def report_cli(argv=None) -> int:
     "`resproto_viz RUN_DIR [--out DIR] [--projection umap|pca] [--n_features N] [--device D]`."
-    from resproto.cli import _main
     p = argparse.ArgumentParser('resproto_viz', description='Draw the figures of a run directory and write a report.')
     p.add_argument('run_dir', help='a run directory written by resproto_train')
     p.add_argument('--out', default=None, help='output folder (default RUN_DIR/viz)')
@@ -202,7 +252,5 @@ def report_cli(argv=None) -> int:
     p.add_argument('--n_features', type=int, default=512, help='test frames whose features are shown with the prototypes')
     p.add_argument('--device', default='cpu', help="device for the test features ('cpu', 'cuda', ...)")
     args = p.parse_args(argv)
-    def run():
-        try: write_report(args.run_dir, args.out, args.projection, args.n_features, args.device)
-        except VizError as e: print(f'resproto_viz: error: {e}', file=sys.stderr); return 2
-    return _main(run, 'resproto_viz')
+    def run(): write_report(args.run_dir, args.out, args.projection, args.n_features, args.device)
+    return run_cli(run, 'resproto_viz')

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['AUGMENTATIONS', 'RESIZES', 'AugmentationError', 'parse_augmentations', 'make_transforms', 'UnreadableDataError',
-           'UnreadableImageWarning', 'FrameDataset', 'SamplerError', 'BalancedBatchSampler']
+           'UnreadableImageWarning', 'FrameDataset', 'check_readable', 'SamplerError', 'BalancedBatchSampler']
 
 # %% ../../nbs/06_data_dataset.ipynb #dd116ed8
 import math, warnings
@@ -16,7 +16,7 @@ from torch.utils.data import Dataset, Sampler
 from torchvision.transforms import v2
 from fastprogress.fastprogress import progress_bar
 
-from .index import Record
+from .index import Record, did_you_mean
 from ..core import UserError
 
 # %% ../../nbs/06_data_dataset.ipynb #4a2fe28a
@@ -32,7 +32,7 @@ def parse_augmentations(aug: str|None) -> set[str]:
     if tokens == ['none']: return set()
     unknown = [t for t in tokens if t not in AUGMENTATIONS]
     if unknown:
-        raise AugmentationError(f"unknown augmentation {unknown[0]!r} in {aug!r}: use '-'-separated tokens from "
+        raise AugmentationError(f"unknown augmentation {unknown[0]!r}{did_you_mean(unknown[0], AUGMENTATIONS)} in {aug!r}: use '-'-separated tokens from "
                                 f"{', '.join(AUGMENTATIONS)} (e.g. 'space-mask-texture'), or 'none'")
     return set(tokens)
 
@@ -57,10 +57,10 @@ def make_transforms(mean, std, size: int, train: bool = False, aug: str|None = '
 
 # %% ../../nbs/06_data_dataset.ipynb #256ffcfb
 class UnreadableDataError(UserError):
-    "No readable image is left to stand in for an unreadable one."
+    "Every image of a class is unreadable: none can stand in for another, and that class has nothing to score."
 
 class UnreadableImageWarning(UserWarning):
-    "An image could not be decoded and was skipped."
+    "An image could not be decoded: it was replaced by another of its class (training) or flagged as unreadable (evaluation)."
 
 def _read_rgb(path) -> Image.Image|None:
     "The decoded RGB image at `path`, or None when PIL cannot read it."
@@ -68,27 +68,40 @@ def _read_rgb(path) -> Image.Image|None:
         with Image.open(path) as image: return image.convert('RGB')
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError): return None  # PIL raises all of these for broken files
 
+def _class_name(label: int) -> str: return ('real', 'fake')[label] if label in (0, 1) else f'label {label}'
+
 def _sample_seed(seed: int, index: int) -> int:
     return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
 
 # %% ../../nbs/06_data_dataset.ipynb #4e4a9b9b
 class FrameDataset(Dataset):
-    "Face frames from index records: (image tensor, label) pairs, skipping unreadable files."
-    def __init__(self, records: list[Record], transform, distortion=None, seed: int = 0):
+    "Face frames from index records: (image tensor, label) pairs; an unreadable file is replaced (training) or flagged (evaluation)."
+    def __init__(self, records: list[Record], transform, distortion=None, seed: int = 0, substitute: bool = True):
         self.records = list(records)
         if not self.records:
             raise ValueError("FrameDataset got no records: check the data root, split and methods given to build_index")
-        self.transform, self.distortion, self.seed = transform, distortion, seed
+        self.transform, self.distortion, self.seed, self.substitute = transform, distortion, seed, substitute
         self.labels = torch.tensor([r.label for r in self.records], dtype=torch.long)
         self._by_label = {int(c): np.flatnonzero(self.labels.numpy() == c) for c in self.labels.unique()}
-        self.skipped = set()
+        self.skipped, self.unreadable = set(), set()  # paths and indices of the unreadable files met so far (per process)
+        self._checked, self._blank = None, None
 
     def __len__(self): return len(self.records)
 
-    def _mark_unreadable(self, path):
-        self.skipped.add(path)
-        warnings.warn(f"skipped unreadable image {path} ({len(self.skipped)} so far): returning another sample",
-                      UnreadableImageWarning, stacklevel=3)
+    @property
+    def name(self) -> str:
+        "The data sets and splits of the records, e.g. 'FF++ test', for messages."
+        return ', '.join(sorted({f'{r.dataset} {r.split}' for r in self.records}))
+
+    def _mark_unreadable(self, index: int, instead: str):
+        path = self.records[index].path
+        self.skipped.add(path); self.unreadable.add(int(index))
+        warnings.warn(f"skipped unreadable image {path} ({len(self.skipped)} so far): {instead}", UnreadableImageWarning, stacklevel=3)
+
+    def _all_unreadable(self, label: int) -> str:
+        same = self._by_label[label]
+        return (f"every {_class_name(label)} frame of {self.name} is unreadable ({len(same)} frame{'s' * (len(same) != 1)}, "
+                f"e.g. {self.records[same[0]].path}): check the files under the data root")
 
     def _load(self, index):
         "The first readable image at or after `index` among the records of its label, and its index."
@@ -100,12 +113,25 @@ class FrameDataset(Dataset):
             if path in self.skipped: continue
             image = _read_rgb(path)
             if image is not None: return image, int(j)
-            self._mark_unreadable(path)
-        raise UnreadableDataError(f"none of the {len(same)} images of label {label} can be read "
-                                  f"(e.g. {self.records[index].path}): check the files under the data root")
+            self._mark_unreadable(int(j), 'returning another sample')
+        raise UnreadableDataError(self._all_unreadable(label))
+
+    def _read(self, index):
+        "The image of `index` itself, or None (flagged) when it cannot be read: evaluation never takes another frame's."
+        if index in self.unreadable: return None
+        image = _read_rgb(self.records[index].path)
+        if image is None: self._mark_unreadable(index, 'returning a blank placeholder, to be left out of the metrics (see unreadable_indices)')
+        return image
+
+    def _placeholder(self) -> torch.Tensor:
+        "Zeros of the shape the transform gives, standing for an unreadable frame."
+        if self._blank is None: self._blank = torch.zeros_like(self.transform(Image.new('RGB', (64, 64))))
+        return self._blank.clone()
 
     def __getitem__(self, index):
-        image, index = self._load(index)
+        index = range(len(self))[index]  # negative indices too; out of range is an IndexError
+        if self.substitute: image, index = self._load(index)
+        elif (image := self._read(index)) is None: return self._placeholder(), self.labels[index]
         if self.distortion is not None:
             image = Image.fromarray(self.distortion(np.asarray(image), _sample_seed(self.seed, index)))
         return self.transform(image), self.labels[index]
@@ -114,13 +140,37 @@ class FrameDataset(Dataset):
         "Number of records of each label (0 real, 1 fake)."
         return torch.bincount(self.labels, minlength=2).tolist()
 
+    def unreadable_indices(self, progress: bool = True) -> list[int]:
+        "Decode every frame once (with a progress bar) and return the sorted indices that cannot be read; cached."
+        if self._checked is None:
+            bad = [i for i, record in enumerate(progress_bar(self.records, display=progress))
+                   if i in self.unreadable or _read_rgb(record.path) is None]
+            self.unreadable.update(bad); self.skipped.update(self.records[i].path for i in bad)
+            self._checked = bad
+            if bad:
+                fate = 'each is replaced by a readable frame of its class' if self.substitute else 'they load as blank placeholders, to be left out of the metrics'
+                warnings.warn(f"{self.name}: {len(bad)} of {len(self)} frames are unreadable (e.g. {self.records[bad[0]].path}): {fate}",
+                              UnreadableImageWarning, stacklevel=2)
+        return list(self._checked)
+
+    def readable_mask(self, progress: bool = True) -> torch.Tensor:
+        "A boolean tensor, False for the frames `unreadable_indices` finds."
+        mask = torch.ones(len(self), dtype=torch.bool)
+        mask[self.unreadable_indices(progress)] = False
+        return mask
+
     def verify(self, progress: bool = True) -> list[str]:
-        "Decode every image now; return the paths that fail (also added to `skipped`)."
-        bad = []
-        for record in progress_bar(self.records, display=progress):
-            if record.path in self.skipped: bad.append(record.path)
-            elif _read_rgb(record.path) is None: self._mark_unreadable(record.path); bad.append(record.path)
-        return bad
+        "Decode every image now (see `unreadable_indices`); return the paths that fail."
+        return [self.records[i].path for i in self.unreadable_indices(progress)]
+
+# %% ../../nbs/06_data_dataset.ipynb #327d5d29
+def check_readable(ds: FrameDataset, progress: bool = True) -> list[int]:
+    "Decode every frame of `ds` once; raise `UnreadableDataError` if every frame of a class is unreadable, else return the unreadable indices."
+    bad = ds.unreadable_indices(progress)
+    unreadable = set(bad)
+    for label, indices in ds._by_label.items():
+        if all(int(i) in unreadable for i in indices): raise UnreadableDataError(ds._all_unreadable(label))
+    return bad
 
 # %% ../../nbs/06_data_dataset.ipynb #1243bfee
 class SamplerError(UserError):

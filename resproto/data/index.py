@@ -4,14 +4,15 @@
 
 # %% auto #0
 __all__ = ['INDEX_BUILDERS', 'SPLITS', 'IMAGE_SUFFIXES', 'FF_METHODS', 'FF_ALL_METHODS', 'FF_COMPRESSIONS', 'FF_LAYOUT',
-           'BUNDLED_SPLITS', 'DFD_LAYOUT', 'CELEBDF_FOLDERS', 'CELEBDF_LAYOUT', 'Record', 'DatasetLayoutError',
-           'DatasetOptionError', 'DatasetLayoutWarning', 'class_counts', 'register_index', 'build_index',
-           'ff_split_pairs', 'ffpp_index', 'dfd_index', 'celebdf_v2_index', 'celebdf_v1_index']
+           'BUNDLED_SPLITS', 'FF_PAIRS_LAYOUT', 'DFD_LAYOUT', 'CELEBDF_FOLDERS', 'CELEBDF_LAYOUT', 'Record',
+           'DatasetLayoutError', 'DatasetOptionError', 'DatasetLayoutWarning', 'class_counts', 'register_index',
+           'did_you_mean', 'build_index', 'inside_root', 'ff_split_pairs', 'ffpp_index', 'dfd_index',
+           'celebdf_v2_index', 'celebdf_v1_index']
 
 # %% ../../nbs/04_data_index.ipynb #9f353075
-import importlib.resources, inspect, json, os, re, warnings
+import difflib, importlib.resources, inspect, json, os, re, warnings
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -37,7 +38,7 @@ class DatasetOptionError(UserError):
     "An index option (data set name, split, compression, method, ...) is not one we know."
 
 class DatasetLayoutWarning(UserWarning):
-    "Some listed videos or frames were missing or empty and were skipped."
+    "Some listed videos or frames were missing, empty or outside the data root and were skipped, or some folders on disk were not used."
 
 def class_counts(records, n_classes: int = 2) -> list[int]:
     "Number of records of each label `0..n_classes-1`."
@@ -50,19 +51,28 @@ INDEX_BUILDERS: dict[str, Callable] = {}
 SPLITS = ('train', 'val', 'test')
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg')
 
-def register_index(*names: str, layout: str = ''):
+def register_index(*names: str, layout: str = '', absolute_paths: bool = False):
     "Register an index builder under `names` (the first is canonical); `layout` describes the expected tree for error messages."
     def register(builder):
-        builder.layout, builder.names = layout, names
+        # absolute_paths: the builder may list files anywhere (a user's list of absolute paths) and checks its relative ones itself
+        builder.layout, builder.names, builder.absolute_paths = layout, names, absolute_paths
         for name in names: INDEX_BUILDERS[name] = builder
         return builder
     return register
 
+def did_you_mean(value, choices) -> str:
+    "The suffix ` (did you mean 'X'?)` naming the choice closest to `value` (ignoring case), or '' when none is close."
+    by_lower = {str(c).lower(): c for c in choices}
+    value = str(value).lower()
+    close = difflib.get_close_matches(value, list(by_lower), n=1, cutoff=0.6)
+    close = close or [c for c in by_lower if len(value) >= 3 and (value.startswith(c) or c.startswith(value))][:1]
+    return f" (did you mean {by_lower[close[0]]!r}?)" if close else ''
+
 def _builder(dataset: str) -> Callable:
     builders = {name.lower(): builder for name, builder in INDEX_BUILDERS.items()}
-    if dataset.lower() not in builders:
-        raise DatasetOptionError(f"unknown data set {dataset!r}: registered names are {', '.join(INDEX_BUILDERS)}")
-    return builders[dataset.lower()]
+    if str(dataset).lower() not in builders:
+        raise DatasetOptionError(f"unknown data set {dataset!r}{did_you_mean(dataset, INDEX_BUILDERS)}: registered names are {', '.join(INDEX_BUILDERS)}")
+    return builders[str(dataset).lower()]
 
 # %% ../../nbs/04_data_index.ipynb #409ccfc6
 def _subsample(records: list[Record], frames_per_video: int) -> list[Record]:
@@ -78,15 +88,18 @@ def _subsample(records: list[Record], frames_per_video: int) -> list[Record]:
 def build_index(dataset: str, root, split: str = 'test', frames_per_video: int|None = None, **options) -> list[Record]:
     "Records of `split` of `dataset` stored under `root` (see `INDEX_BUILDERS` for names and each builder for `options`)."
     builder = _builder(dataset)
-    if split not in SPLITS: raise DatasetOptionError(f"unknown split {split!r}: use one of {', '.join(SPLITS)}")
+    if split not in SPLITS: raise DatasetOptionError(f"unknown split {split!r}{did_you_mean(split, SPLITS)}: use one of {', '.join(SPLITS)}")
     accepted = list(inspect.signature(builder).parameters)[2:]  # after (root, split)
     if unknown := sorted(set(options) - set(accepted)):
-        raise DatasetOptionError(f"{builder.names[0]} has no option {', '.join(unknown)}: its options are {', '.join(accepted) or 'none'}")
-    if frames_per_video is not None and (not isinstance(frames_per_video, (int, np.integer)) or frames_per_video < 1):
-        raise DatasetOptionError(f"frames_per_video={frames_per_video!r}: use a positive integer or None for all frames")
+        raise DatasetOptionError(f"{builder.names[0]} has no option {', '.join(unknown)}{did_you_mean(unknown[0], accepted)}: "
+                                 f"its options are {', '.join(accepted) or 'none'}")
+    if frames_per_video is not None and (isinstance(frames_per_video, bool) or not isinstance(frames_per_video, (int, np.integer))
+                                         or frames_per_video < 1):
+        raise DatasetOptionError(f"frames_per_video={frames_per_video!r}: use a positive number of frames per video (e.g. 8), or leave it unset (None) for all frames")
     root = Path(os.path.abspath(os.path.expanduser(root)))
     if not root.exists(): raise DatasetLayoutError(f"{builder.names[0]} root {root} does not exist: expected {builder.layout}")
     records = builder(root, split, **options)
+    if not getattr(builder, 'absolute_paths', False): records = _keep_inside(records, root, f'{builder.names[0]} {split}')
     if frames_per_video is not None: records = _subsample(records, int(frames_per_video))
     if not records: raise DatasetLayoutError(f"{builder.names[0]} {split}: no frames found under {root}: expected {builder.layout}")
     return records
@@ -108,31 +121,35 @@ def _warn(message: str):
     warnings.warn(message, DatasetLayoutWarning, stacklevel=level)
 
 class _VideoCollector:
-    "Records of video folders; videos missing or empty on disk are counted and reported in one warning each."
+    "Records of video folders; videos outside the root, missing or empty are counted and reported in one warning each."
     def __init__(self, dataset: str, split: str, root: Path):
-        self.dataset, self.split, self.root = dataset, split, root
-        self.records, self.missing, self.empty, self.listed = [], [], [], 0
+        self.dataset, self.split, self.root = dataset, split, Path(os.path.normpath(os.path.abspath(root)))
+        self.records, self.outside, self.missing, self.empty, self.listed = [], [], [], [], 0
+
+    def inside(self, folder) -> Path|None: return inside_root(self.root, folder)
 
     def add(self, folder: Path, label: int, method: str, mask_folder: Path|None = None):
         "Add the frames of video `folder`; masks from `mask_folder` (same file names) for fakes."
-        names = _frame_names(folder) if folder.is_dir() else None
+        inside = self.inside(folder)  # checked before anything is listed: a folder outside the root is never read
+        names = _frame_names(inside) if inside is not None and inside.is_dir() else None
         masks = set(_frame_names(mask_folder)) if names and label and mask_folder is not None and mask_folder.is_dir() else set()
         self.add_frames(folder, names, label, method, {n: mask_folder/n for n in masks})
 
     def add_frames(self, folder: Path, names: list[str]|None, label: int, method: str, masks: dict|None = None):
         "Add frames `names` of video `folder` (None: the folder is missing), with `masks` by frame name."
         self.listed += 1
-        if names is None: return self.missing.append(folder)
-        if not names: return self.empty.append(folder)
-        video, masks = folder.relative_to(self.root).as_posix(), masks or {}
-        self.records += [Record(str(folder/n), label, video, method, self.dataset, self.split,
+        if (inside := self.inside(folder)) is None: return self.outside.append(folder)
+        if names is None: return self.missing.append(inside)
+        if not names: return self.empty.append(inside)
+        video, masks = inside.relative_to(self.root).as_posix(), masks or {}
+        self.records += [Record(str(inside/n), label, video, method, self.dataset, self.split,
                                 str(masks[n]) if n in masks else None) for n in names]
 
     def finish(self) -> list[Record]:
-        for skipped, what in ((self.missing, 'are missing'), (self.empty, 'have no frames')):
+        for skipped, what in ((self.outside, 'point outside the data root'), (self.missing, 'are missing under'), (self.empty, 'have no frames under')):
             if skipped:
-                _warn(f"{self.dataset} {self.split}: {len(skipped)} of {self.listed} listed videos {what} under {self.root} "
-                      f"(e.g. {skipped[0].relative_to(self.root).as_posix()}): skipped")
+                _warn(f"{self.dataset} {self.split}: {len(skipped)} of {self.listed} listed videos {what} {self.root} "
+                      f"(e.g. {Path(os.path.relpath(skipped[0], self.root)).as_posix()}): skipped")
         return self.records
 
 def _subfolders(folder: Path) -> list[str]:
@@ -141,13 +158,58 @@ def _subfolders(folder: Path) -> list[str]:
 def _choices(value, allowed, what: str) -> tuple:
     values = tuple(v.strip() for v in value.split(',') if v.strip()) if isinstance(value, str) else tuple(value)
     if bad := [v for v in values if v not in allowed]:
-        raise DatasetOptionError(f"unknown {what} {', '.join(map(repr, bad))}: use {', '.join(allowed)}")
+        raise DatasetOptionError(f"unknown {what} {', '.join(map(repr, bad))}{did_you_mean(bad[0], allowed)}: use {', '.join(allowed)}")
     return values
 
-def _read_json(path: Path, layout: str):
+def _read_text(path: Path, layout: str) -> str:
+    if path.is_dir(): raise DatasetLayoutError(f"{path} is a folder, not a file: expected {layout}")
     if not path.is_file(): raise DatasetLayoutError(f"{path} does not exist: expected {layout}")
-    try: return json.loads(path.read_text())
+    try: return path.read_text()
+    except UnicodeDecodeError as e: raise DatasetLayoutError(f"{path} is not UTF-8 text ({e.reason} at byte {e.start}): expected {layout}") from None
+
+_JSON_KINDS = {dict: 'an object', list: 'a list', str: 'a string', int: 'a number', float: 'a number', bool: 'true or false', type(None): 'null'}
+
+def _expect_json(value, kind: type, where, layout: str):
+    "`value` if it is a JSON `kind` (list or dict), else a `DatasetLayoutError` naming `where` (a file, and a key in it)."
+    if not isinstance(value, kind):
+        raise DatasetLayoutError(f"{where} holds {_JSON_KINDS.get(type(value), 'a value')}, not {_JSON_KINDS[kind]}: expected {layout}")
+    return value
+
+def _read_json(path: Path, layout: str, kind: type|None = None):
+    "The JSON value in `path`; `kind` (list or dict) is the type it must have."
+    try: value = json.loads(_read_text(path, layout))
     except json.JSONDecodeError as e: raise DatasetLayoutError(f"{path} is not valid JSON ({e}): expected {layout}") from None
+    return value if kind is None else _expect_json(value, kind, path, layout)
+
+# %% ../../nbs/04_data_index.ipynb #4cdb37cb
+def _inside_check(root) -> Callable:
+    "A function: path (absolute or relative to `root`) -> the folded path string if it stays inside `root`, else None."
+    root = os.path.normpath(os.path.abspath(root))
+    prefix, sep = root.rstrip(os.sep) + os.sep, os.sep
+    def inside(path) -> str|None:
+        path = os.fspath(path)
+        # fast path: an absolute path under root with no '.', '..' or '//' component is already folded
+        if path.startswith(prefix) and sep + '.' not in path and sep * 2 not in path and (os.altsep is None or os.altsep not in path): return path
+        path = os.path.normpath(os.path.join(root, path))
+        return path if path == root or path.startswith(prefix) else None
+    return inside
+
+def inside_root(root, path) -> Path|None:
+    "`path` (absolute, or relative to `root`) with `..` folded away, if that stays inside `root`; None if it leaves it (symlinks are not followed)."
+    inside = _inside_check(root)(path)
+    return None if inside is None else Path(inside)
+
+def _keep_inside(records: list[Record], root, what: str) -> list[Record]:
+    "The `records` whose frame and mask lie inside `root`, with folded paths; the others are counted in one warning."
+    inside, kept, outside = _inside_check(root), [], []
+    for record in records:
+        path, mask = inside(record.path), record.mask and inside(record.mask)
+        if path is None or (record.mask and mask is None): outside.append(record.path if path is None else record.mask); continue
+        kept.append(record if (path, mask) == (record.path, record.mask) else replace(record, path=path, mask=mask))
+    if outside:
+        example = Path(os.path.relpath(os.path.join(root, outside[0]), root)).as_posix()
+        _warn(f"{what}: {len(outside)} of {len(records)} records point outside the data root {root} (e.g. {example}): skipped")
+    return kept
 
 # %% ../../nbs/04_data_index.ipynb #bcfc997d
 FF_METHODS = ('Deepfakes', 'Face2Face', 'FaceSwap', 'NeuralTextures')
@@ -156,16 +218,36 @@ FF_COMPRESSIONS = ('c23', 'c40', 'raw')
 FF_LAYOUT = ('original_sequences/youtube/<c23|c40|raw>/frames/<id>/*.png and '
              'manipulated_sequences/<Method>/<c23|c40|raw>/frames/<a>_<b>/*.png')
 BUNDLED_SPLITS = Path(str(importlib.resources.files('resproto')))/'data'/'splits'/'ff'
+FF_PAIRS_LAYOUT = 'a JSON list of FF++ id pairs [["953", "974"], ...]'
+
+def _ff_id(value) -> bool:
+    "Whether `value` can be an FF++ video id: a folder name, not a path."
+    text = str(value)
+    return isinstance(value, (str, int)) and not isinstance(value, bool) and text.strip() not in ('', '.', '..') and not set('/\\') & set(text)
 
 def ff_split_pairs(split: str = 'test', root=None, split_file=None) -> list[tuple[str, str]]:
     "FF++ id pairs of `split`: from `split_file`, else `root/splits/<split>.json`, `root/<split>.json`, or the bundled copy."
     if split_file is None:
         candidates = ([Path(root)/'splits'/f'{split}.json', Path(root)/f'{split}.json'] if root else []) + [BUNDLED_SPLITS/f'{split}.json']
         split_file = next((c for c in candidates if c.is_file()), candidates[-1])
-    pairs = _read_json(Path(split_file), 'a JSON list of FF++ id pairs [["953", "974"], ...]')
-    if not all(isinstance(p, list) and len(p) == 2 for p in pairs):
-        raise DatasetLayoutError(f"{split_file} is not a list of id pairs: expected [[\"953\", \"974\"], ...]")
+    pairs = _read_json(Path(split_file), FF_PAIRS_LAYOUT, list)
+    for number, pair in enumerate(pairs, 1):
+        if not (isinstance(pair, list) and len(pair) == 2):
+            raise DatasetLayoutError(f"{split_file} entry {number} is {json.dumps(pair)}, not a pair of ids: expected {FF_PAIRS_LAYOUT}")
+        if bad := [json.dumps(i) for i in pair if not _ff_id(i)]:
+            raise DatasetLayoutError(f"{split_file} entry {number}: {bad[0]} is not an FF++ video id: write ids as folder names like \"953\" (no '/', '\\' or '..')")
     return [(str(a), str(b)) for a, b in pairs]
+
+def _warn_unlisted_ff(root: Path, compression: str, methods) -> None:
+    "Count, in one warning, the frame folders of `methods` and the reals that none of the default splits lists."
+    pairs = [pair for split in SPLITS for pair in ff_split_pairs(split, root)]
+    reals, fakes = {i for pair in pairs for i in pair}, {f'{a}_{b}' for a, b in pairs} | {f'{b}_{a}' for a, b in pairs}
+    folders = [(root/'original_sequences/youtube'/compression/'frames', reals)]
+    folders += [(root/'manipulated_sequences'/method/compression/'frames', fakes) for method in methods]
+    unlisted = [folder/video for folder, listed in folders for video in _subfolders(folder) if video not in listed]
+    if unlisted:
+        _warn(f"FF++ {compression}: {len(unlisted)} frame folders on disk are in no split ({'/'.join(SPLITS)}) and were not used "
+              f"(e.g. {unlisted[0].relative_to(root).as_posix()}): list their pairs in {root/'splits'}/<split>.json to use them")
 
 @register_index('FF++', 'FaceForensics++', 'FF', layout=FF_LAYOUT)
 def ffpp_index(root: Path, split: str, compression: str = 'c23', manipu_types=FF_METHODS, split_file=None) -> list[Record]:
@@ -184,6 +266,7 @@ def ffpp_index(root: Path, split: str, compression: str = 'c23', manipu_types=FF
         for video in sorted({f'{a}_{b}' for a, b in pairs} | {f'{b}_{a}' for a, b in pairs}):
             collector.add(root/'manipulated_sequences'/method/compression/'frames'/video, 1, method,
                           root/'manipulated_sequences'/method/'masks/frames'/video)
+    if split_file is None: _warn_unlisted_ff(root, compression, methods)
     return collector.finish()
 
 # %% ../../nbs/04_data_index.ipynb #fcac2c77
@@ -196,7 +279,12 @@ def dfd_index(root: Path, split: str, compression: str = 'c23', split_file=None)
     compression, = _choices(compression, FF_COMPRESSIONS, 'DFD compression')
     real, fake = root/'original_sequences/actors'/compression/'frames', root/'manipulated_sequences/DeepFakeDetection'/compression/'frames'
     if not real.is_dir() and not fake.is_dir(): raise DatasetLayoutError(f"DFD root {root} has neither {real} nor {fake}: expected {DFD_LAYOUT}")
-    wanted = set(_read_json(Path(split_file), 'a JSON list of DFD video folder names')) if split_file else None
+    wanted = _read_json(Path(split_file), 'a JSON list of DFD video folder names', list) if split_file else None
+    if bad := [json.dumps(name) for name in wanted or [] if not isinstance(name, str)]:
+        raise DatasetLayoutError(f"{split_file}: {bad[0]} is not a video folder name: expected a JSON list of DFD video folder names")
+    if absent := [name for name in dict.fromkeys(wanted or []) if name not in set(_subfolders(real)) | set(_subfolders(fake))]:
+        _warn(f"DFD {split}: {len(absent)} of {len(set(wanted))} videos of {split_file} are in neither {real} nor {fake} (e.g. {absent[0]}): skipped")
+    wanted = set(wanted) if wanted is not None else None
     collector = _VideoCollector('DFD', split, root)
     for folder, label in ((real, 0), (fake, 1)):
         for video in _subfolders(folder):
@@ -210,9 +298,8 @@ CELEBDF_FOLDERS = {'Celeb-real': 0, 'YouTube-real': 0, 'Celeb-synthesis': 1}
 CELEBDF_LAYOUT = 'Celeb-real/, YouTube-real/ and Celeb-synthesis/, each with frames/<video>/*.png, and List_of_testing_videos.txt'
 
 def _celebdf_test_list(list_file: Path, dataset: str) -> list[tuple[str, str]]:
-    if not list_file.is_file(): raise DatasetLayoutError(f"{list_file} does not exist: expected {CELEBDF_LAYOUT}")
     listed, contradicting, lines = {}, [], 0
-    for number, line in enumerate(list_file.read_text().splitlines(), 1):
+    for number, line in enumerate(_read_text(list_file, CELEBDF_LAYOUT).splitlines(), 1):
         if not line.strip(): continue
         match = re.fullmatch(rf"\s*([01])\s+({'|'.join(CELEBDF_FOLDERS)})/(\S+?)(?:\.mp4)?\s*", line)
         if not match: raise DatasetLayoutError(f"{list_file} line {number} {line!r}: expected '<1 real|0 fake> <Celeb-real|YouTube-real|Celeb-synthesis>/<video>.mp4'")

@@ -7,11 +7,11 @@ __all__ = ['DFDC_LAYOUT', 'DFDCP_LAYOUT', 'DEEPFAKEBENCH_LAYOUT', 'CSV_LAYOUT', 
            'dfdcp_index', 'deepfakebench_index', 'csv_index', 'folder_index']
 
 # %% ../../nbs/04b_data_layouts.ipynb #2ff1034e
-import csv, os
+import csv, json, os
 from pathlib import Path
 
-from .index import IMAGE_SUFFIXES, DatasetLayoutError, DatasetOptionError, Record, register_index
-from .index import _VideoCollector, _natural_key, _read_json, _warn
+from .index import IMAGE_SUFFIXES, DatasetLayoutError, DatasetOptionError, Record, inside_root, register_index
+from .index import _VideoCollector, _expect_json, _natural_key, _read_json, _read_text, _warn
 
 # %% ../../nbs/04b_data_layouts.ipynb #7a54eec0
 DFDC_LAYOUT = ('<split>/labels.csv (filename,label with 1 = fake) or <split>/metadata.json ({"x.mp4": {"label": "FAKE"|"REAL"}} '
@@ -26,15 +26,17 @@ def _binary(value, where: str, words=None) -> int:
 def _dfdc_labels(folder: Path) -> dict[str, int]:
     csv_file, json_file = folder/'labels.csv', folder/'metadata.json'
     if csv_file.is_file():
-        with open(csv_file, newline='') as f: rows = list(csv.DictReader(f))
+        rows = list(csv.DictReader(_read_text(csv_file, DFDC_LAYOUT).splitlines()))
         if rows and not {'filename', 'label'} <= set(rows[0]): raise DatasetLayoutError(f"{csv_file} has no filename,label header: expected {DFDC_LAYOUT}")
+        if bad := [number for number, row in enumerate(rows, 2) if not (row['filename'] or '').strip()]:
+            raise DatasetLayoutError(f"{csv_file} line {bad[0]} has no filename: expected {DFDC_LAYOUT}")
         return {row['filename']: _binary(row['label'], f"{csv_file} {row['filename']}") for row in rows}
     if json_file.is_file():
         def label(name, entry):
             where = f'{json_file} {name}'
             if not isinstance(entry, dict) or not {'label', 'is_fake'} & set(entry): raise DatasetLayoutError(f"{where} has no label or is_fake: expected {DFDC_LAYOUT}")
             return _binary(entry['label'], where, {'real': 0, 'fake': 1}) if 'label' in entry else _binary(entry['is_fake'], where)
-        return {name: label(name, entry) for name, entry in _read_json(json_file, DFDC_LAYOUT).items()}
+        return {name: label(name, entry) for name, entry in _read_json(json_file, DFDC_LAYOUT, dict).items()}
     raise DatasetLayoutError(f"{folder} has neither labels.csv nor metadata.json: expected {DFDC_LAYOUT}")
 
 @register_index('DFDC', layout=DFDC_LAYOUT)
@@ -53,7 +55,8 @@ DFDCP_LAYOUT = 'dataset.json ({"<path>.mp4": {"label": "real"|"fake", "set": "tr
 def dfdcp_index(root: Path, split: str) -> list[Record]:
     "DFDC preview: the videos of `dataset.json` in set `split`, frames in `frames/<video path without .mp4>/`."
     json_file = root/'dataset.json'
-    entries = _read_json(json_file, DFDCP_LAYOUT)
+    entries = _read_json(json_file, DFDCP_LAYOUT, dict)
+    for key, entry in entries.items(): _expect_json(entry, dict, f'{json_file} entry {json.dumps(key)}', DFDCP_LAYOUT)
     if split not in (sets := sorted({str(e.get('set')) for e in entries.values()})):
         raise DatasetOptionError(f"DFDCP {json_file} has no {split!r} set: use one of {', '.join(sets)}")
     collector = _VideoCollector('DFDCP', split, root)
@@ -83,6 +86,7 @@ class _Rerooter:
             if parts[:len(prefix)] == prefix: return prefix
         if self.given is not None: raise DatasetLayoutError(f"frame path {frame} does not start with prefix={self.given}: pass the prefix its paths share")
         for k in range(1, len(parts) + 1):
+            if parts[-k] == '..': break  # tails are looked for under root, never above it
             if self.root.joinpath(*parts[-k:]).exists():
                 self.prefixes.append(parts[:-k])
                 return parts[:-k]
@@ -101,28 +105,38 @@ def _deepfakebench_json(root: Path, json_path) -> Path:
     return found[0]
 
 def _split_videos(split_data: dict, compression: str, where: str) -> dict:
+    _expect_json(split_data, dict, where, DEEPFAKEBENCH_LAYOUT)
     if all(isinstance(v, dict) and 'frames' in v for v in split_data.values()): return split_data
-    if compression in split_data: return split_data[compression]
-    if len(split_data) == 1: return next(iter(split_data.values()))
+    if compression in split_data: return _expect_json(split_data[compression], dict, f'{where}/{compression}', DEEPFAKEBENCH_LAYOUT)
+    if len(split_data) == 1: return _expect_json(next(iter(split_data.values())), dict, f'{where}/{next(iter(split_data))}', DEEPFAKEBENCH_LAYOUT)
     raise DatasetOptionError(f"{where} has no compression {compression!r}: use compression= one of {', '.join(split_data)}")
+
+def _frame_paths(entry, where: str) -> list[str]:
+    "The `frames` list of a video entry, checked: a list of path strings."
+    frames = _expect_json(_expect_json(entry, dict, where, DEEPFAKEBENCH_LAYOUT).get('frames') or [], list, f'{where}/frames', DEEPFAKEBENCH_LAYOUT)
+    if bad := [json.dumps(f) for f in frames if not isinstance(f, str)]:
+        raise DatasetLayoutError(f"{where}/frames holds {bad[0]}, not a path: expected {DEEPFAKEBENCH_LAYOUT}")
+    return frames
 
 @register_index('DeepfakeBench', 'DF40', layout=DEEPFAKEBENCH_LAYOUT)
 def deepfakebench_index(root: Path, split: str, json_path=None, compression: str = 'c23', prefix=None) -> list[Record]:
     "Any DeepfakeBench dataset JSON (DF40 included), its frame paths re-rooted onto `root`."
     json_file = _deepfakebench_json(root, json_path)
-    tree = _read_json(json_file, DEEPFAKEBENCH_LAYOUT)
+    tree = _read_json(json_file, DEEPFAKEBENCH_LAYOUT, dict)
     reroot, collectors, found_split = _Rerooter(root, prefix), [], False
     for dataset in sorted(tree):
         collectors.append(collector := _VideoCollector(dataset, split, root))
-        for label_name in sorted(tree[dataset]):
+        for label_name in sorted(_expect_json(tree[dataset], dict, f'{json_file} {dataset}', DEEPFAKEBENCH_LAYOUT)):
+            _expect_json(tree[dataset][label_name], dict, f'{json_file} {dataset}/{label_name}', DEEPFAKEBENCH_LAYOUT)
             if split not in tree[dataset][label_name]: continue
             found_split = True
             videos = _split_videos(tree[dataset][label_name][split], compression, f'{json_file} {dataset}/{label_name}/{split}')
             for video in sorted(videos, key=_natural_key):
                 entry = videos[video]
+                frames = _frame_paths(entry, f'{json_file} {dataset}/{label_name}/{split}/{video}')
                 name = str(entry.get('label', label_name))
                 label = 0 if 'real' in name.lower() else 1
-                frames, masks = list(entry.get('frames') or []), list(entry.get('masks') or [])
+                masks = list(entry.get('masks') or [])
                 video_prefix = reroot.prefix_of(frames[0]) if frames else None
                 method = name if label else 'real'
                 if video_prefix is None:
@@ -130,7 +144,8 @@ def deepfakebench_index(root: Path, split: str, json_path=None, compression: str
                 paths = [reroot(f, video_prefix) for f in frames]
                 folder = paths[0].parent
                 mask_of = {p.name: reroot(m, video_prefix) for p, m in zip(paths, masks) if m} if label and len(masks) == len(frames) else {}
-                names = sorted((p.name for p in paths), key=_natural_key) if folder.is_dir() else None
+                inside = collector.inside(folder)  # nothing outside the root is listed
+                names = sorted((p.name for p in paths), key=_natural_key) if inside is not None and inside.is_dir() else None
                 collector.add_frames(folder, names, label, method, mask_of)
     if not found_split: raise DatasetOptionError(f"{json_file} has no {split!r} split")
     if not reroot.prefixes:
@@ -141,27 +156,33 @@ def deepfakebench_index(root: Path, split: str, json_path=None, compression: str
 CSV_LAYOUT = 'a CSV or list file of path,label[,video[,method]] rows (label 0/1 or real/fake, header optional), or a folder with <split>.csv'
 LABEL_WORDS = {'0': 0, '1': 1, 'real': 0, 'fake': 1}
 
-@register_index('csv', 'list', layout=CSV_LAYOUT)
+@register_index('csv', 'list', layout=CSV_LAYOUT, absolute_paths=True)
 def csv_index(root: Path, split: str, name: str|None = None) -> list[Record]:
     "Frames listed in a CSV or list file, `path,label[,video[,method]]`, relative paths against the file's folder."
     file = root/f'{split}.csv' if root.is_dir() else root
-    if not file.is_file(): raise DatasetLayoutError(f"{file} does not exist: expected {CSV_LAYOUT}")
-    records, missing, rows = [], [], 0
-    for number, line in enumerate(file.read_text().splitlines(), 1):
+    records, outside, not_image, missing, rows = [], [], [], [], 0
+    for number, line in enumerate(_read_text(file, CSV_LAYOUT).splitlines(), 1):
         if not line.strip() or line.lstrip().startswith('#'): continue
         fields = [f.strip() for f in (next(csv.reader([line])) if ',' in line else line.split())]
         label = LABEL_WORDS.get(fields[1].lower()) if len(fields) > 1 else None
         rows += 1
         if label is None and rows == 1: continue
         if label is None: raise DatasetLayoutError(f"{file} line {number} {line!r}: expected path,label[,video[,method]] with label 0/1 or real/fake")
-        path = Path(os.path.abspath(file.parent/Path(fields[0]).expanduser()))
+        written = Path(fields[0]).expanduser()
+        # an absolute row is the user's explicit choice; a relative one must stay inside the list's folder
+        path = Path(os.path.normpath(written)) if written.is_absolute() else inside_root(file.parent, written)
+        if path is None: outside.append(fields[0]); continue
+        if not path.name.lower().endswith(IMAGE_SUFFIXES): not_image.append(fields[0]); continue
         if not path.is_file(): missing.append(fields[0]); continue
         try: video = path.parent.relative_to(file.parent).as_posix()
         except ValueError: video = path.parent.as_posix()
         video = fields[2] if len(fields) > 2 and fields[2] else video
         method = fields[3] if len(fields) > 3 and fields[3] else ('fake' if label else 'real')
         records.append(Record(str(path), label, video, method, name or file.parent.name, split))
-    if missing: _warn(f"{file}: {len(missing)} of {len(missing) + len(records)} listed images are missing (e.g. {missing[0]}): skipped")
+    listed = len(records) + len(outside) + len(not_image) + len(missing)
+    for skipped, what in ((outside, f'point outside the data root {file.parent}'), (not_image, f"are not images ({', '.join(IMAGE_SUFFIXES)})"),
+                          (missing, 'are missing')):
+        if skipped: _warn(f"{file}: {len(skipped)} of {listed} listed paths {what} (e.g. {skipped[0]}): skipped")
     return sorted(records, key=lambda r: (_natural_key(r.video), _natural_key(Path(r.path).name)))
 
 # %% ../../nbs/04b_data_layouts.ipynb #09a9218e
