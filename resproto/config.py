@@ -86,6 +86,8 @@ class RunConfig:
         positive = ('n_prototypes', 'n_clusters', 'top_k', 'batch_size', 'eval_batch_size', 'epochs', 'grp_every')
         for k in positive:
             if getattr(self, k) < 1: raise ConfigError(f"{k}={getattr(self, k)} must be at least 1")
+        for k in ('frames_per_video', 'test_frames_per_video'):
+            if getattr(self, k) is not None and getattr(self, k) < 1: raise ConfigError(f"{k}={getattr(self, k)}: use at least 1 frame per video, or none for all")
         if self.epochs_before_grp < 0: raise ConfigError(f"epochs_before_grp (--start_epoch) = {self.epochs_before_grp} must be 0 or more")
         if self.n_prototypes % 2: raise ConfigError(f"n_prototypes (--pts_num) = {self.n_prototypes} must be even: half go to each class")
         if not 0 < self.gamma <= 1: raise ConfigError(f"gamma (--gama) = {self.gamma} must be in (0, 1]")

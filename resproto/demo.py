@@ -14,8 +14,6 @@ from pathlib import Path
 
 import numpy as np
 
-# open_clip's import trips torch's deprecation notice for torch.jit.script: noise on a newcomer's first command
-warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)
 
 import open_clip
 

@@ -11,8 +11,6 @@ __all__ = ['IMAGE_FILE_SUFFIXES', 'FILE_COLUMNS', 'FRAME_COLUMNS', 'READ_ERRORS'
 import argparse, json, sys, warnings
 from pathlib import Path
 
-# open_clip's import trips torch's deprecation notice for torch.jit.script: noise on every command line
-warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)
 
 import numpy as np
 import pandas as pd

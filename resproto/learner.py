@@ -31,6 +31,7 @@ from .config import RunConfig, ConfigError
 from .losses import RLLoss, CELoss
 from .prototypes import PrototypeBank
 from .metrics import frame_metrics, video_metrics
+from .data.dataset import unreadable_rows
 
 # %% ../nbs/09_learner.ipynb #b5c9740c
 def dist_on() -> bool: return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
@@ -222,20 +223,29 @@ class ValidationScores(Callback):
     def __init__(self, bank=None, use_grp=True, video_reduce='mean'):
         self.bank, self.use_grp, self.video_reduce = bank, use_grp, video_reduce
     def before_fit(self): self.learn.val_metrics = {}
-    def before_validate(self): self.scores = []
+    def before_validate(self): self.scores, self.unreadable = [], []
+    def before_batch(self):
+        if self.training: return
+        x = self.xb[0]
+        bad = unreadable_rows(x)
+        x[bad] = 0  # a blank in the NaN placeholder's place (NaN logits would poison the loss); left out of the metrics
+        self.unreadable.append(bad.cpu())
     def after_batch(self):
         if self.training: return
         self.scores.append(fake_scores(self.pred, self.bank if self.use_grp else None).detach().cpu())
     def after_validate(self):
         ds = self.dl.dataset
-        local = torch.cat(self.scores).numpy() if self.scores else np.zeros(0)
-        scores = np.concatenate(gather_objects(local))
+        local = (torch.cat(self.scores).numpy(), torch.cat(self.unreadable).numpy()) if self.scores else (np.zeros(0), np.zeros(0, bool))
+        parts = gather_objects(local)
+        scores, bad = np.concatenate([s for s, _ in parts]), np.concatenate([b for _, b in parts])
         recs = ds.dataset.records if isinstance(ds, Subset) else ds.records
         if len(scores) != len(recs): return  # a partial pass (e.g. a sanity check): no metrics
-        labels = np.array([r.label for r in recs]); videos = [r.video for r in recs]
-        m = {k: v for k, v in frame_metrics(labels, scores).items()}
-        m.update({f'video_{k}': v for k, v in video_metrics(labels, scores, videos, self.video_reduce).items()})
-        self.learn.val_metrics, self.learn.val_scores = m, scores
+        keep = ~bad
+        labels = np.array([r.label for r in recs])[keep]; videos = [r.video for r, k in zip(recs, keep) if k]
+        m = {k: v for k, v in frame_metrics(labels, scores[keep]).items()}
+        m.update({f'video_{k}': v for k, v in video_metrics(labels, scores[keep], videos, self.video_reduce).items()})
+        m['unreadable'] = int(bad.sum())
+        self.learn.val_metrics, self.learn.val_scores = m, np.where(keep, scores, np.nan)
 
 class ValMetric(Metric):
     "A fastai metric column showing one key of `learn.val_metrics`."

@@ -12,6 +12,8 @@ from typing import Iterable
 import torch, torch.nn as nn, torch.nn.functional as F
 from fastcore.basics import patch
 
+from .core import UserError
+
 # %% ../nbs/02_prototypes.ipynb #1382bf6a
 def _squared_distances(x: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
     # the direct formula, not the matmul expansion: exact zeros for equal points, no cancellation
@@ -67,7 +69,7 @@ def kmeans(x: torch.Tensor, k: int, iters: int = 300, seed: int = 0, n_init: int
 # %% ../nbs/02_prototypes.ipynb #b110a4a9
 KMEANS_SEED = 0
 
-class PrototypeBankError(ValueError):
+class PrototypeBankError(UserError):
     "Bad input to a `PrototypeBank`; the message says what to pass instead."
 
 class EmptyBankError(PrototypeBankError):

@@ -31,7 +31,7 @@ from .config import RunConfig, ConfigError, config_parser, config_from_args
 from .prototypes import PrototypeBank
 from .metrics import frame_metrics, video_metrics, metrics_table
 from .data.index import build_index, DatasetLayoutError
-from .data.dataset import FrameDataset, make_transforms
+from .data.dataset import FrameDataset, make_transforms, check_readable, unreadable_rows
 from .data.distortions import Distortion, all_distortions
 from .learner import (build_learner, resolve_workers, per_rank_batch, broadcast_object, mean_over_ranks, check_same_records, fake_scores, gather_objects, rank, world_size, dist_on, unwrap, shard_indices,
                               resolve_device, resolve_precision, seed_everything)
@@ -60,7 +60,8 @@ def load_tensors(path, device='cpu'):
 
 def load_state(module, state: dict, path, what: str):
     "`module.load_state_dict(state)`, or a `CheckpointError` that names `path` when the shapes or names differ."
-    if not state: raise CheckpointError(f"checkpoint {path} holds no {what} tensors: it was not written by resproto_train")
+    if not state: raise CheckpointError(f"checkpoint {path} holds no {what} tensors: it was not written by resproto_train; "
+                                        f"point to a run directory that resproto_train wrote, or train again")
     try: module.load_state_dict(state)
     except RuntimeError as e:
         first = next((l.strip() for l in str(e).splitlines()[1:] if l.strip()), str(e))[:160]
@@ -185,8 +186,9 @@ def eval_transforms(cfg: RunConfig, bb, name: str):
 def run_datasets(cfg: RunConfig, bb, indexes):
     train, val = indexes
     train_tf = make_transforms(bb.mean, bb.std, bb.image_size, train=True, aug=cfg.augment, resize=test_resize_for(cfg, cfg.train_dataset))
+    # validation is evaluation: an unreadable frame is left out, never replaced by a neighbour
     return (FrameDataset(train, train_tf, seed=cfg.seed),
-            FrameDataset(val, eval_transforms(cfg, bb, cfg.val_dataset or cfg.train_dataset), seed=cfg.seed))
+            FrameDataset(val, eval_transforms(cfg, bb, cfg.val_dataset or cfg.train_dataset), seed=cfg.seed, substitute=False))
 
 # %% ../nbs/10_run.ipynb #94391e62
 class RunRecorder(Callback):
@@ -273,7 +275,9 @@ def train(cfg: RunConfig|None = None, resume=None, workers=None, evaluate_tests=
     device = resolve_device(cfg.device)
     indexes = run_indexes(cfg)
     for what, records in zip(('training split', 'validation split'), indexes): check_same_records(records, f'{cfg.train_dataset} {what}')
-    for name in cfg.test_datasets: check_same_records(index_for(cfg, name, 'test', cfg.test_frames_per_video), f'{name} test split')
+    tests = {name: index_for(cfg, name, 'test', cfg.test_frames_per_video) for name in cfg.test_datasets}
+    for name, records in tests.items(): check_same_records(records, f'{name} test split')
+    for records in [*indexes, *tests.values()]: check_readable(FrameDataset(records, None))  # a class with no readable frame
     bb = load_backbone(cfg.backbone, cfg.pretrained, device=device, quick_gelu=cfg.quick_gelu)
     cfg = replace(cfg, quick_gelu=str(bb.quick_gelu).lower())  # what was built: evaluation rebuilds the same activation
     train_ds, val_ds = run_datasets(cfg, bb, indexes)
@@ -313,7 +317,7 @@ def frame_features(model, ds, batch_size: int = 128, device='cpu') -> np.ndarray
 
 @torch.no_grad()
 def predict_scores(model, bank, ds, batch_size=64, use_grp=True, device='cpu', precision='fp32', workers=0, desc=None) -> np.ndarray:
-    "Fake score of every frame of `ds`, in order (gathered over ranks)."
+    "Fake score of every frame of `ds`, in order (gathered over ranks); NaN for a frame that could not be read."
     device = torch.device(device)
     idx = shard_indices(len(ds), rank(), world_size())
     dl = torch.utils.data.DataLoader(torch.utils.data.Subset(ds, idx), batch_size=batch_size, num_workers=workers)
@@ -322,9 +326,11 @@ def predict_scores(model, bank, ds, batch_size=64, use_grp=True, device='cpu', p
     it = progress_bar(dl) if rank() == 0 and len(dl) > 1 else dl
     if it is not dl: it.comment = desc or ''
     for x, _ in it:
+        bad = unreadable_rows(x)
+        x[bad] = 0  # the NaN placeholder of an unreadable frame: score a blank, report NaN
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
             pred = model(x.to(device))
-        out.append(fake_scores(pred, bank if use_grp else None).float().cpu())
+        out.append(fake_scores(pred, bank if use_grp else None).float().cpu().masked_fill(bad, float('nan')))
     local = torch.cat(out).numpy() if out else np.zeros(0, dtype=np.float32)
     return np.concatenate(gather_objects(local))
 
@@ -351,7 +357,8 @@ def evaluate(run_dir, cfg: RunConfig|None = None, test_datasets=None, level=None
     for name in test_datasets:
         recs = index_for(cfg, name, 'test', cfg.test_frames_per_video)
         for dist_ in [None] + list(distortions):
-            ds = FrameDataset(recs, eval_transforms(cfg, bb, name), distortion=dist_, seed=cfg.seed)
+            ds = FrameDataset(recs, eval_transforms(cfg, bb, name), distortion=dist_, seed=cfg.seed, substitute=False)
+            check_readable(ds)
             tag = repr(dist_) if dist_ is not None else 'none'
             scores = predict_scores(model, bank, ds, cfg.eval_batch_size, cfg.use_grp, device, precision,
                                     resolve_workers(cfg.num_workers if workers is None else workers), desc=f'{name} {tag}')
@@ -359,9 +366,13 @@ def evaluate(run_dir, cfg: RunConfig|None = None, test_datasets=None, level=None
                                'score': scores, 'dataset': name, 'method': [r.method for r in recs], 'distortion': tag})
             frames.append(df)
             suffix = f' / {tag}' if dist_ is not None else ''
+            unreadable = int(df.score.isna().sum())
+            if unreadable and rank() == 0:
+                print(f"{name} test {tag}: {unreadable} of {len(df)} frames unreadable, left out of the metrics", file=sys.stderr)
+            df = df[df.score.notna()]
             fakes = sorted(set(df.method[df.label == 1]))
             for lv in levels:
-                results[f'{name} / {lv}{suffix}'] = _metrics(df, lv, cfg.video_reduce)
+                results[f'{name} / {lv}{suffix}'] = {**_metrics(df, lv, cfg.video_reduce), 'unreadable': unreadable}
                 if len(fakes) > 1:  # cross-manipulation protocol: each method against all reals
                     for mth in fakes:
                         results[f'{name} [{mth}] / {lv}{suffix}'] = _metrics(df[(df.label == 0) | (df.method == mth)], lv, cfg.video_reduce)

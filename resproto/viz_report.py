@@ -15,13 +15,12 @@ import numpy as np
 import pandas as pd
 import torch, torch.nn.functional as F
 
-from .core import UserError, atomic_write, write_text, run_cli, _OS_ERRORS
+from .core import UserError, FILE_ERRORS, atomic_write, write_text, run_cli
 from .prototypes import PrototypeBank, PrototypeBankError
 from .viz import VizError, bank_points, plot_prototype_umap, plot_bank_evolution, PROJECTIONS, _run_decay
 from .viz_eval import SCORE_COLUMNS, plot_roc, plot_score_hist, plot_robustness, robustness_table, plot_vlrl_margin
 
-# open_clip's import trips torch's deprecation notice for torch.jit.script: noise before resproto_viz's one line (as in resproto.cli)
-warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)
+
 
 # %% ../nbs/19_viz_report.ipynb #4021655f
 class RunFeatures(NamedTuple):
@@ -112,7 +111,7 @@ def deciding_prototypes(bank: PrototypeBank, features, records, n: int = 3, k: i
     return pd.DataFrame(rows, columns=['frame', 'path', 'label', 'score', 'wrong', 'prototype', 'prototype_class', 'similarity', 'weight'])
 
 # %% ../nbs/19_viz_report.ipynb #794bc6a1
-_NOT_DRAWN = (UserError, PrototypeBankError, *_OS_ERRORS)  # what a figure's missing inputs raise: said, and the others drawn
+_NOT_DRAWN = (UserError, *FILE_ERRORS)  # what a figure's missing inputs raise: said, and the others drawn
 
 def _short(e: Exception) -> str: return ' '.join(str(e).split())[:120]
 

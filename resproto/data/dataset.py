@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['AUGMENTATIONS', 'RESIZES', 'AugmentationError', 'parse_augmentations', 'make_transforms', 'UnreadableDataError',
-           'UnreadableImageWarning', 'FrameDataset', 'check_readable', 'SamplerError', 'BalancedBatchSampler']
+           'UnreadableImageWarning', 'unreadable_rows', 'FrameDataset', 'check_readable', 'SamplerError',
+           'BalancedBatchSampler']
 
 # %% ../../nbs/06_data_dataset.ipynb #dd116ed8
 import math, warnings
@@ -70,6 +71,10 @@ def _read_rgb(path) -> Image.Image|None:
 
 def _class_name(label: int) -> str: return ('real', 'fake')[label] if label in (0, 1) else f'label {label}'
 
+def unreadable_rows(x: torch.Tensor) -> torch.Tensor:
+    "Which images of a batch `x` (N, ...) are the NaN placeholders of unreadable frames, as a boolean (N,) tensor."
+    return x.flatten(1).isnan().all(1)
+
 def _sample_seed(seed: int, index: int) -> int:
     return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
 
@@ -120,12 +125,12 @@ class FrameDataset(Dataset):
         "The image of `index` itself, or None (flagged) when it cannot be read: evaluation never takes another frame's."
         if index in self.unreadable: return None
         image = _read_rgb(self.records[index].path)
-        if image is None: self._mark_unreadable(index, 'returning a blank placeholder, to be left out of the metrics (see unreadable_indices)')
+        if image is None: self._mark_unreadable(index, 'returning a NaN placeholder, to be left out of the metrics (see unreadable_rows)')
         return image
 
     def _placeholder(self) -> torch.Tensor:
-        "Zeros of the shape the transform gives, standing for an unreadable frame."
-        if self._blank is None: self._blank = torch.zeros_like(self.transform(Image.new('RGB', (64, 64))))
+        "NaN of the shape the transform gives, standing for an unreadable frame (see `unreadable_rows`)."
+        if self._blank is None: self._blank = torch.full_like(self.transform(Image.new('RGB', (64, 64))), float('nan'))
         return self._blank.clone()
 
     def __getitem__(self, index):
@@ -148,7 +153,7 @@ class FrameDataset(Dataset):
             self.unreadable.update(bad); self.skipped.update(self.records[i].path for i in bad)
             self._checked = bad
             if bad:
-                fate = 'each is replaced by a readable frame of its class' if self.substitute else 'they load as blank placeholders, to be left out of the metrics'
+                fate = 'each is replaced by a readable frame of its class' if self.substitute else 'they load as NaN placeholders, to be left out of the metrics'
                 warnings.warn(f"{self.name}: {len(bad)} of {len(self)} frames are unreadable (e.g. {self.records[bad[0]].path}): {fate}",
                               UnreadableImageWarning, stacklevel=2)
         return list(self._checked)
@@ -164,13 +169,11 @@ class FrameDataset(Dataset):
         return [self.records[i].path for i in self.unreadable_indices(progress)]
 
 # %% ../../nbs/06_data_dataset.ipynb #327d5d29
-def check_readable(ds: FrameDataset, progress: bool = True) -> list[int]:
-    "Decode every frame of `ds` once; raise `UnreadableDataError` if every frame of a class is unreadable, else return the unreadable indices."
-    bad = ds.unreadable_indices(progress)
-    unreadable = set(bad)
+def check_readable(ds: FrameDataset):
+    "Raise `UnreadableDataError` if every frame of a class of `ds` is unreadable (decoding up to the first readable frame of each)."
     for label, indices in ds._by_label.items():
-        if all(int(i) in unreadable for i in indices): raise UnreadableDataError(ds._all_unreadable(label))
-    return bad
+        if not any(int(i) not in ds.unreadable and _read_rgb(ds.records[i].path) is not None for i in indices):
+            raise UnreadableDataError(ds._all_unreadable(label))
 
 # %% ../../nbs/06_data_dataset.ipynb #1243bfee
 class SamplerError(UserError):
