@@ -23,6 +23,9 @@ def distributed_backend(device: str) -> str:
 def _setup_distributed(device: str = 'auto'):
     "Under `accelerate launch` (WORLD_SIZE > 1), start the process group with the backend of the run's device."
     import os
+    amp = os.environ.get('ACCELERATE_MIXED_PRECISION', 'no')
+    if amp != 'no': warnings.warn(f"accelerate's --mixed_precision {amp} is ignored: resproto sets the precision with --precision "
+                                  f"(default auto: bf16 where the GPU supports it, else fp16)", stacklevel=2)
     if int(os.environ.get('WORLD_SIZE', '1')) <= 1: return None
     from accelerate import Accelerator
     cpu = distributed_backend(device) == 'gloo' or os.environ.get('ACCELERATE_USE_CPU', '').lower() in ('1', 'true')
