@@ -6,11 +6,10 @@
 __all__ = ['distributed_backend', 'train_cli', 'test_cli', 'main']
 
 # %% ../nbs/11_cli.ipynb #cc702841
-import sys, argparse, warnings
+import sys, warnings
 from pathlib import Path
 
-
-from .config import RunConfig, ConfigError, config_parser, config_from_args
+from .config import RunConfig, config_parser, config_from_args
 from .core import UserError, run_cli
 
 # %% ../nbs/11_cli.ipynb #e70a0e84
@@ -37,24 +36,22 @@ def train_cli(argv=None):
     p = config_parser('resproto_train', 'Train ResProto-FD; writes a run directory.')
     p.add_argument('--resume', metavar='RUN_DIR', help='continue the interrupted run in RUN_DIR')
     args = p.parse_args(argv)
-    hint = [None]  # how to continue after Ctrl-C, once the run directory is known
+    run_dir = None  # known once the options are read: what Ctrl-C says to resume
     def run():
+        nonlocal run_dir
         from resproto.run import train, new_run_dir
         if args.resume:
-            d = Path(args.resume)
+            run_dir = d = Path(args.resume)
             if not (d/'config.json').is_file(): raise UserError(f"cannot resume {d}: it holds no config.json")
-            hint[0] = f'resproto_train --resume {d}'
             cfg = config_from_args(args, RunConfig.from_json(d/'config.json'))
-            acc = _setup_distributed(cfg.device)
+            _setup_distributed(cfg.device)
             train(cfg, resume=d)
         else:
             cfg = config_from_args(args)
-            hint[0] = f'resproto_train --resume {new_run_dir(cfg)}' if cfg.run_name else None
-            acc = _setup_distributed(cfg.device)
+            if cfg.run_name: run_dir = new_run_dir(cfg)
+            _setup_distributed(cfg.device)
             train(cfg)
-    code = run_cli(run, 'resproto_train')
-    if code == 130 and hint[0]: print(f'resproto_train: resume with {hint[0]}', file=sys.stderr)
-    return code
+    return run_cli(run, 'resproto_train', resume=lambda: run_dir and f'resproto_train --resume {run_dir}')
 
 # %% ../nbs/11_cli.ipynb #3fd63870
 def test_cli(argv=None):
@@ -65,11 +62,11 @@ def test_cli(argv=None):
     p.add_argument('--out', metavar='DIR', help='where to write results (default: the run directory)')
     args = p.parse_args(argv)
     def run():
-        from resproto.run import evaluate, distortions_for
+        from resproto.run import evaluate
         d = Path(args.run)
         if not (d/'config.json').is_file(): raise UserError(f"{d} is not a run directory (no config.json): pass --run RUN_DIR")
         cfg = config_from_args(args, RunConfig.from_json(d/'config.json'))
-        acc = _setup_distributed(cfg.device)
+        _setup_distributed(cfg.device)  # the process group lives on after the Accelerator object
         from resproto.learner import resolve_device
         evaluate(d, cfg, which=args.which, device=resolve_device(cfg.device), out_dir=args.out)
     return run_cli(run, 'resproto_test')

@@ -6,7 +6,7 @@
 __all__ = ['CHOICES', 'RELEASE_ALIASES', 'ConfigError', 'RunConfig', 'config_parser', 'config_from_args']
 
 # %% ../nbs/08_config.ipynb #94d5dc87
-import argparse, dataclasses, inspect, json, re, sys, typing
+import argparse, inspect, json, re, typing
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
 from .core import UserError, write_text
@@ -165,8 +165,10 @@ def _coerce(cls, name, value):
             if isinstance(value, dict): return value
             if isinstance(value, str): value = [value]
             return dict(kv.split('=', 1) for v in value for kv in v.replace(',', ' ').split())
-        if base is int and not isinstance(value, bool) and float(value) != int(float(value)): raise ValueError
-        if base is int: return int(float(value)) if isinstance(value, (int, float)) else int(value)
+        if base is int:
+            number = float(value) if isinstance(value, str) and not value.strip().lstrip('+-').isdigit() else value  # '2.0' is 2
+            if isinstance(number, float) and not number.is_integer(): raise ValueError  # never rounded: 1.7 epochs is a mistake
+            return int(number)
         if base in (float, str): return base(value)
     except (ValueError, TypeError):
         raise ConfigError(f"{name}={value!r} is not a valid {getattr(base, '__name__', base)}") from None

@@ -60,10 +60,11 @@ def _describe(e: BaseException) -> str|None:
         return f"disk full while writing {e.filename or 'an output file'}: free space or choose another output folder"
     return None
 
-def run_cli(body: Callable, prog: str, resume: str|None = None) -> int:
-    "Run `body()`; print a user's mistake as one line and return 2 (130 on Ctrl-C, with `resume` as the way to continue)."
+def run_cli(body: Callable, prog: str, resume: str|Callable|None = None) -> int:
+    "Run `body()`; print a user's mistake as one line and return 2 (130 on Ctrl-C, with `resume` (or what `resume()` says, once known) as the way to continue)."
     try: return body() or 0
     except KeyboardInterrupt:
+        resume = resume() if callable(resume) else resume
         print(f"{prog}: interrupted" + (f": resume with {resume}" if resume else ''), file=sys.stderr)
         return 130
     except Exception as e:

@@ -7,7 +7,7 @@ __all__ = ['HELD_OUT', 'DemoError', 'backbone_image_size', 'demo_config', 'holdo
            'demo_parser', 'demo_cli']
 
 # %% ../nbs/14_demo.ipynb #7118572b
-import argparse, contextlib, io, sys, time, warnings
+import argparse, contextlib, io, time
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -18,10 +18,9 @@ import numpy as np
 import open_clip
 
 from .clip import BackboneError, check_pretrained
-from .config import RunConfig, ConfigError
-from .data.index import DatasetLayoutError
+from .config import RunConfig
 from .data.dataset import FrameDataset
-from .data.sample import make_sample_dataset, default_sample_root, SAMPLE_METHODS, SampleDataError
+from .data.sample import make_sample_dataset, default_sample_root, SAMPLE_METHODS
 from .learner import resolve_device
 from .run import train, evaluate, load_model, index_for, frame_features, eval_transforms
 from .core import UserError, atomic_write, write_text, run_cli

@@ -8,9 +8,8 @@ __all__ = ['IMAGE_FILE_SUFFIXES', 'FILE_COLUMNS', 'FRAME_COLUMNS', 'READ_ERRORS'
            'read_image', 'file_frames', 'detect', 'no_face_warning', 'write_detections', 'detect_cli']
 
 # %% ../nbs/17_detect.ipynb #d3b09e98
-import argparse, json, sys, warnings
+import argparse, json, sys
 from pathlib import Path
-
 
 import numpy as np
 import pandas as pd

@@ -260,18 +260,16 @@ class ValMetric(Metric):
 # %% ../nbs/09_learner.ipynb #ddd64097
 def resolve_device(device: str = 'auto') -> torch.device:
     "The run's device; under several processes each rank takes GPU `LOCAL_RANK` (and makes it current)."
-    if device == 'auto' and not torch.cuda.is_available(): return torch.device('cpu')
-    if device in ('auto', 'cuda') or (int(os.environ.get('WORLD_SIZE', '1')) > 1 and str(device).startswith('cuda')):
-        if not torch.cuda.is_available(): raise ConfigError(f"--device {device}: no CUDA GPU is visible: use --device cpu")
-        # one GPU per rank: a config saved as cuda:0 must not put every rank on GPU 0
-        d = torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
-        torch.cuda.set_device(d)  # object collectives and barriers use the current device
-        return d
+    if device == 'auto': device = 'cuda' if torch.cuda.is_available() else 'cpu'
     try: d = torch.device(device)
     except RuntimeError: raise ConfigError(f"--device {device}: not a device: use auto, cpu, cuda or cuda:N") from None
-    if d.type == 'cuda' and not torch.cuda.is_available(): raise ConfigError(f"--device {device}: no CUDA GPU is visible: use --device cpu")
-    if d.type == 'cuda' and d.index is not None and d.index >= torch.cuda.device_count():
+    if d.type != 'cuda': return d
+    if not torch.cuda.is_available(): raise ConfigError(f"--device {device}: no CUDA GPU is visible: use --device cpu")
+    # one GPU per rank: under several processes a config saved as cuda:0 must not put every rank on GPU 0
+    if d.index is None or int(os.environ.get('WORLD_SIZE', '1')) > 1: d = torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
+    elif d.index >= torch.cuda.device_count():
         raise ConfigError(f"--device {device}: only {torch.cuda.device_count()} GPU(s) are visible: use cuda:0 to cuda:{torch.cuda.device_count() - 1}")
+    torch.cuda.set_device(d)  # object collectives and barriers use the current device
     return d
 
 def resolve_workers(workers: int|None = None) -> int:

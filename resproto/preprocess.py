@@ -10,7 +10,7 @@ __all__ = ['FRAME_LAYOUTS', 'VIDEO_SUFFIXES', 'DONE_MARKER', 'LANDMARKS_FILE', '
            'preprocess_cli']
 
 # %% ../nbs/16_preprocess.ipynb #5ba6d86f
-import argparse, contextlib, json, os, re, shlex, signal, sys, warnings
+import argparse, contextlib, json, os, re, shlex, signal, sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterator
@@ -271,9 +271,7 @@ def _work(*args, **kwargs) -> dict:
 def _resolve_device(device: str, detector: str) -> str:
     "The detector's device: the CPU for the Haar cascade, else `device` resolved as training does (a missing GPU is one line)."
     if detector == 'haar': return 'cpu'
-    with warnings.catch_warnings():
-        warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)  # open_clip's import: noise
-        from resproto.learner import resolve_device
+    from resproto.learner import resolve_device  # here: the training stack is loaded only when a GPU detector needs it
     return str(resolve_device(device))
 
 # %% ../nbs/16_preprocess.ipynb #b366ab39

@@ -10,7 +10,7 @@ __all__ = ['DATASET_FOLDERS', 'CheckpointError', 'save_tensors', 'load_tensors',
            'distortions_for']
 
 # %% ../nbs/10_run.ipynb #9d1ed606
-import json, os, random, sys, tempfile, time, csv
+import json, os, random, sys, tempfile, time
 from dataclasses import replace, asdict
 from datetime import datetime
 from pathlib import Path
@@ -26,11 +26,11 @@ from fastcore.basics import noop
 from fastprogress.fastprogress import progress_bar
 
 from .core import UserError, atomic_write, write_text, clean_temporaries
-from .clip import load_backbone, ResidualCLIP, BackboneError
-from .config import RunConfig, ConfigError, config_parser, config_from_args
+from .clip import load_backbone, ResidualCLIP
+from .config import RunConfig
 from .prototypes import PrototypeBank
 from .metrics import frame_metrics, video_metrics, metrics_table
-from .data.index import build_index, DatasetLayoutError
+from .data.index import build_index
 from .data.dataset import FrameDataset, make_transforms, check_readable, unreadable_rows
 from .data.distortions import Distortion, all_distortions
 from .learner import (build_learner, resolve_workers, per_rank_batch, broadcast_object, mean_over_ranks, check_same_records, fake_scores, gather_objects, rank, world_size, dist_on, unwrap, shard_indices,
@@ -356,9 +356,9 @@ def evaluate(run_dir, cfg: RunConfig|None = None, test_datasets=None, level=None
     results, frames = {}, []
     for name in test_datasets:
         recs = index_for(cfg, name, 'test', cfg.test_frames_per_video)
+        check_readable(FrameDataset(recs, None))  # once per test set, not per distortion
         for dist_ in [None] + list(distortions):
             ds = FrameDataset(recs, eval_transforms(cfg, bb, name), distortion=dist_, seed=cfg.seed, substitute=False)
-            check_readable(ds)
             tag = repr(dist_) if dist_ is not None else 'none'
             scores = predict_scores(model, bank, ds, cfg.eval_batch_size, cfg.use_grp, device, precision,
                                     resolve_workers(cfg.num_workers if workers is None else workers), desc=f'{name} {tag}')

@@ -4,10 +4,10 @@
 
 # %% auto #0
 __all__ = ['CLASS_NAMES', 'CLASS_COLOURS', 'PROJECTIONS', 'PROTO_MARKERS', 'VizError', 'BankPoints', 'bank_points', 'embed_2d',
-           'plot_prototype_umap', 'plot_bank_evolution', 'plot_image_grid', 'viz_cli']
+           'plot_prototype_umap', 'run_decay', 'plot_bank_evolution', 'plot_image_grid', 'viz_cli']
 
 # %% ../nbs/18_viz.ipynb #8488deeb
-import json, math, warnings
+import math, warnings
 from pathlib import Path
 from typing import NamedTuple
 
@@ -140,14 +140,13 @@ def plot_prototype_umap(bank, features=None, labels=None, groups=None, group_nam
     return fig
 
 # %% ../nbs/18_viz.ipynb #69113966
-def _run_decay(run_dir) -> tuple[float|None, str|None]:
+def run_decay(run_dir) -> tuple[float|None, str|None]:
     "The `gamma` and decay mode a run's bank decayed its scores with, from its config.json; (None, None) without one."
     from resproto.config import RunConfig
     cfg_file = Path(run_dir)/'config.json'
     if not cfg_file.is_file(): return None, None
-    gamma = RunConfig.from_json(cfg_file).gamma  # a damaged config is a ConfigError that names the file
-    # the file's own key, not RunConfig's default: a config without it predates the option, when scores decayed once
-    return gamma, json.loads(cfg_file.read_text()).get('score_decay', 'single')
+    cfg = RunConfig.from_json(cfg_file)  # a damaged config is a ConfigError naming the file; a 0.1 config reads as single decay
+    return cfg.gamma, cfg.score_decay
 
 def _bank_snapshots(banks) -> tuple[list, list[str], float|None, str|None]:
     if isinstance(banks, (str, Path)):
@@ -155,7 +154,7 @@ def _bank_snapshots(banks) -> tuple[list, list[str], float|None, str|None]:
         run_dir = Path(banks)
         files = sorted((run_dir/'banks').glob('epoch_*.safetensors'))
         if not files: raise VizError(f'{run_dir} has no banks/epoch_*.safetensors: train with use_grp to get bank snapshots')
-        return ([load_tensors(f)[0] for f in files], [f'epoch {int(f.stem.split("_")[1])}' for f in files], *_run_decay(run_dir))
+        return ([load_tensors(f)[0] for f in files], [f'epoch {int(f.stem.split("_")[1])}' for f in files], *run_decay(run_dir))
     banks = list(banks)  # banks stay banks, so that each decays its scores its own way
     if not banks: raise VizError('banks: pass a run directory or a non-empty list of banks or bank state dicts')
     return banks, [f'epoch {i}' for i in range(1, len(banks) + 1)], None, None

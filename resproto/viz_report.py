@@ -7,7 +7,7 @@ __all__ = ['RunFeatures', 'features_for', 'prototype_neighbours', 'nearest_proto
            'write_report', 'report_cli']
 
 # %% ../nbs/19_viz_report.ipynb #483d9212
-import argparse, json, os, warnings
+import argparse, json, os
 from pathlib import Path
 from typing import NamedTuple
 
@@ -16,11 +16,9 @@ import pandas as pd
 import torch, torch.nn.functional as F
 
 from .core import UserError, FILE_ERRORS, atomic_write, write_text, run_cli
-from .prototypes import PrototypeBank, PrototypeBankError
-from .viz import VizError, bank_points, plot_prototype_umap, plot_bank_evolution, PROJECTIONS, _run_decay
+from .prototypes import PrototypeBank
+from .viz import VizError, bank_points, plot_prototype_umap, plot_bank_evolution, PROJECTIONS, run_decay
 from .viz_eval import SCORE_COLUMNS, plot_roc, plot_score_hist, plot_robustness, robustness_table, plot_vlrl_margin
-
-
 
 # %% ../nbs/19_viz_report.ipynb #4021655f
 class RunFeatures(NamedTuple):
@@ -150,7 +148,7 @@ def _figures(run_dir: Path, cfg, projection: str, n_features: int, device, say):
         raise VizError(f'{run_dir} has no checkpoints/*.safetensors and no banks/epoch_*.safetensors, so no prototypes to draw: '
                        f'point to a run that finished an epoch of resproto_train')
     # every input is read before the first figure: a damaged one stops the report before it writes anything
-    gamma, decay = _run_decay(run_dir)
+    gamma, decay = run_decay(run_dir)
     scores, results = _scores(run_dir), _results(run_dir)
     # resproto_test appends each evaluation to scores.csv: its last rows are the test set evaluated last
     dataset = scores.dataset.iloc[-1] if scores is not None and len(scores) else _default_dataset(cfg, 'test')

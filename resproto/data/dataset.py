@@ -158,12 +158,6 @@ class FrameDataset(Dataset):
                               UnreadableImageWarning, stacklevel=2)
         return list(self._checked)
 
-    def readable_mask(self, progress: bool = True) -> torch.Tensor:
-        "A boolean tensor, False for the frames `unreadable_indices` finds."
-        mask = torch.ones(len(self), dtype=torch.bool)
-        mask[self.unreadable_indices(progress)] = False
-        return mask
-
     def verify(self, progress: bool = True) -> list[str]:
         "Decode every image now (see `unreadable_indices`); return the paths that fail."
         return [self.records[i].path for i in self.unreadable_indices(progress)]
