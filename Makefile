@@ -1,41 +1,79 @@
-# Two entry points for a fresh machine: `make demo` (the main job) and `make test` (the whole suite).
+# Two commands on a fresh machine: `make demo` (the main job) and `make test` (the whole suite, docs rendered as it runs).
+#
+# Where things are installed: the active virtual environment or conda environment if there is one, else a project
+# environment .venv/ made with $(PYTHON) (`make PYTHON=python3.12 test` chooses the interpreter). Nothing is installed
+# into the system Python. Installation runs once and again only when settings.ini, setup.py or constraints.txt change.
 PYTHON ?= python3
-PIP = $(PYTHON) -m pip
-# torch first and pinned: an unpinned torchvision resolves to a build that does not match torch.
-TORCH = torch==2.14.1 torchvision==0.29.1
+ifdef VIRTUAL_ENV
+  ENV := $(VIRTUAL_ENV)
+else ifdef CONDA_PREFIX
+  ENV := $(CONDA_PREFIX)
+else
+  ENV := .venv
+endif
+BIN := $(ENV)/bin
+PY := $(BIN)/python
+STAMP := $(ENV)/.resproto-installed
+# The CPU build of torch for machines with no GPU (CI): `make TORCH_INDEX=https://download.pytorch.org/whl/cpu install`.
+TORCH_INDEX ?=
 export HF_HUB_OFFLINE ?= 1
 export MPLBACKEND ?= Agg
 
-.PHONY: install demo test docs export clean
+.PHONY: install demo test check lab docs export clean where
 
-install:
-	$(PIP) install -q $(TORCH)
-	$(PIP) install -q -c constraints.txt -e ".[dev]"
-	$(PIP) install -q --no-deps -c constraints.txt facenet-pytorch  # its metadata pins an old torch; its needs are in settings.ini
+where:
+	@echo "resproto: Python environment $(ENV)/ ($$($(PY) --version 2>/dev/null || echo 'not made yet: make install'))"
+
+# A stock Debian/Ubuntu Python may lack ensurepip (package python3-venv): then the environment is made without pip and
+# the system pip installs pip into it (pip >= 22.3 can target another interpreter), which PEP 668 allows.
+$(PY):
+	@echo "resproto: making the virtual environment $(ENV)/ with $(PYTHON)"
+	@$(PYTHON) -m venv $(ENV) 2>/dev/null || { rm -rf $(ENV) && $(PYTHON) -m venv --without-pip $(ENV) && \
+	  $(PYTHON) -m pip --python $(PY) install -q pip; } || { rm -rf $(ENV); \
+	  echo "resproto: cannot make a virtual environment with $(PYTHON): install python3-venv (apt) or pass PYTHON=/path/to/python3.11+"; exit 1; }
+
+# torch and torchvision first, at the versions constraints.txt pins (an unpinned torchvision resolves to a build that
+# does not match torch); facenet-pytorch's metadata pins an old torch, so it goes in with --no-deps (its needs are in
+# settings.ini).
+$(STAMP): settings.ini setup.py constraints.txt | $(PY)
+	@echo "resproto: installing into $(ENV)/"
+	$(PY) -m pip install -q -c constraints.txt torch torchvision $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	$(PY) -m pip install -q -c constraints.txt -e ".[dev]"
+	$(PY) -m pip install -q --no-deps -c constraints.txt facenet-pytorch
+	@touch $@
+
+install: $(STAMP) where
 
 # The main job: build the embedded sample data (cached in ~/.cache/resproto), train the tiny CLIP with VLRL + RL + GRP
 # with one forgery method held out, evaluate every method and plot the prototype bank: runs/demo/ (a few minutes on a CPU).
 demo: install
 	rm -rf runs/demo
-	resproto_demo --out runs --run_name demo
+	$(BIN)/resproto_demo --out runs --run_name demo
 
+# Every notebook executed once, two at a time: its tests run, and the executed notebook is rendered to _docs/html/.
+# One line per notebook ("test: ok NAME" / "test: FAILED NAME"), then "N passed, N failed".
 test: install
-	nbdev_test --n_workers 2 --do_print --timing
+	$(PY) tools/nbtest.py --n_workers 2
 
-# The docs artifact where Quarto is missing (nbdev_docs builds the site where it exists): every notebook executed
-# and rendered to _docs/html/, two at a time, with the inline matplotlib backend (under Agg, pyplot figures would be
-# missing from the pages); one line per notebook, "docs: ok NAME" or "docs: FAILED NAME".
-DOCS_HTML = _docs/html
-docs: install
-	@rm -rf $(DOCS_HTML) && mkdir -p $(DOCS_HTML)/logs && cp -r nbs/images $(DOCS_HTML)/images
-	@find nbs -name '*.ipynb' -not -path '*/[._]*' | sort | xargs -P 2 -n 1 sh -c '\
-	  rel=$${1#nbs/}; name=$${rel%.ipynb}; log=$(DOCS_HTML)/logs/$$(echo "$$name" | tr / _).log; \
-	  if MPLBACKEND=module://matplotlib_inline.backend_inline jupyter nbconvert --to html --execute \
-	       --ExecutePreprocessor.timeout=600 --ExecutePreprocessor.kernel_name=python3 --output-dir "$(DOCS_HTML)/$$(dirname "$$rel")" "$$1" >"$$log" 2>&1; \
-	  then echo "docs: ok $$name"; else echo "docs: FAILED $$name (log: $$log)"; tail -n 25 "$$log"; exit 1; fi' sh
+# What CI checks besides the tests: the package is the notebooks' export, the notebooks are clean, the README is the
+# index notebook's, and the package passes the linter (ruff.toml).
+check: install
+	@$(BIN)/nbdev_export && git diff --exit-code --stat -- resproto || { echo "check: run nbdev_export and commit the package"; exit 1; }
+	@$(BIN)/nbdev_clean && git diff --exit-code --stat -- nbs || { echo "check: run nbdev_clean and commit the notebooks"; exit 1; }
+	@$(PY) tools/readme.py --check
+	@$(BIN)/ruff check
+	@echo "check: ok"
 
-export:
-	nbdev_export && nbdev_clean && $(PYTHON) tools/readme.py
+# JupyterLab on the project (where the prototype explorer runs); `make demo` first makes the run it opens.
+lab: install
+	$(BIN)/jupyter lab --ServerApp.root_dir=. nbs/tutorials/explore_prototypes.ipynb
+
+# The docs without running the tests' bookkeeping: the same renderer as `make test`. `nbdev_docs` builds the Quarto
+# site where Quarto is installed.
+docs: test
+
+export: install
+	$(BIN)/nbdev_export && $(BIN)/nbdev_clean && $(PY) tools/readme.py
 
 clean:
 	rm -rf runs _docs _proc

@@ -111,6 +111,7 @@ def run_demo(data=None, out='runs', backbone: str = 'resproto-tiny', pretrained:
 
 # %% ../nbs/14_demo.ipynb #b720a251
 def demo_parser() -> argparse.ArgumentParser:
+    "The `resproto_demo` command line."
     p = argparse.ArgumentParser('resproto_demo', description='Train ResProto-FD on the embedded sample data with one forgery method held out, '
                                 'evaluate every method, and plot the prototype bank. Offline; a few minutes on a CPU.')
     p.add_argument('--data', metavar='DIR', help='sample data folder (default: ~/.cache/resproto/sample/<size>px); built if missing')

@@ -9,7 +9,6 @@ __all__ = ['FACE_DETECTORS', 'Face', 'FaceDetectorError', 'register_detector', '
 
 # %% ../nbs/15_faces.ipynb #88acf4d9
 import functools, warnings
-from pathlib import Path
 from typing import Callable, NamedTuple
 
 import numpy as np

@@ -15,16 +15,16 @@ import copy, hashlib, math, os, random, warnings
 from functools import partial
 
 import numpy as np
-import torch, torch.nn as nn, torch.nn.functional as F
+import torch, torch.nn as nn
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Subset
 from fastai.learner import Learner, Metric
 from fastai.callback.core import Callback, CancelBackwardException
 from fastai.data.core import DataLoaders
 from fastai.optimizer import OptimWrapper
-import fastai.callback.progress  # registers the progress bar callback and no_bar/no_logging
-import fastai.callback.fp16  # to_fp16 / to_bf16
-import fastai.callback.schedule  # fit_one_cycle (schedule='one_cycle')
+import fastai.callback.progress  # noqa: F401 (registers the progress bar callback and no_bar/no_logging)
+import fastai.callback.fp16  # noqa: F401 (to_fp16 / to_bf16)
+import fastai.callback.schedule  # noqa: F401 (fit_one_cycle, for schedule='one_cycle')
 
 from .clip import load_backbone, ResidualCLIP
 from .config import RunConfig, ConfigError
@@ -34,9 +34,15 @@ from .metrics import frame_metrics, video_metrics
 from .data.dataset import unreadable_rows
 
 # %% ../nbs/09_learner.ipynb #b5c9740c
-def dist_on() -> bool: return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
-def rank() -> int: return dist.get_rank() if dist_on() else 0
-def world_size() -> int: return dist.get_world_size() if dist_on() else 1
+def dist_on() -> bool:
+    "Whether a process group of more than one process is running."
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+def rank() -> int:
+    "This process's rank (0 without a process group)."
+    return dist.get_rank() if dist_on() else 0
+def world_size() -> int:
+    "The number of processes (1 without a process group)."
+    return dist.get_world_size() if dist_on() else 1
 
 def gather_objects(obj) -> list:
     "Every rank's `obj`, in rank order (a one-element list in a single process)."
@@ -285,6 +291,7 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return precision
 
 def seed_everything(seed: int):
+    "Seed Python's, NumPy's and torch's generators."
     random.seed(seed); np.random.seed(seed); torch.manual_seed(seed)
 
 def per_rank_batch(cfg: RunConfig) -> int:
@@ -295,6 +302,7 @@ def per_rank_batch(cfg: RunConfig) -> int:
     return cfg.global_batch_size // world_size()
 
 def train_loader(ds, cfg: RunConfig, workers=0):
+    "The training DataLoader: shuffled (or class-balanced) batches of this rank's share."
     labels = torch.as_tensor([r.label for r in ds.records])
     batch = per_rank_batch(cfg)
     if cfg.balanced_batches:
@@ -307,6 +315,7 @@ def train_loader(ds, cfg: RunConfig, workers=0):
     return DataLoader(ds, batch_sampler=sampler, num_workers=workers, persistent_workers=workers > 0)
 
 def eval_loader(ds, batch_size, workers=0):
+    "An evaluation DataLoader over this rank's shard, in order."
     return DataLoader(Subset(ds, shard_indices(len(ds), rank(), world_size())), batch_size=batch_size,
                       shuffle=False, num_workers=workers)
 

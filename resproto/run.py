@@ -97,11 +97,13 @@ def set_rng_state(t: dict, meta: dict, r: int = 0):
 
 # %% ../nbs/10_run.ipynb #e51da7f2
 def optimizer_tensors(opt) -> tuple[dict, list]:
+    "The optimizer's state as flat tensors (for safetensors) and its param groups (for JSON)."
     sd = opt.state_dict()
     t = {f'opt.{i}.{k}': v if torch.is_tensor(v) else torch.tensor(v) for i, s in sd['state'].items() for k, v in s.items()}
     return t, sd['param_groups']
 
 def load_optimizer(opt, tensors: dict, groups: list):
+    "Restore an optimizer from `optimizer_tensors`'s output."
     state = {}
     for k, v in tensors.items():
         if not k.startswith('opt.'): continue
@@ -160,10 +162,12 @@ DATASET_FOLDERS = {'FF++': 'FaceForensics++', 'FaceForensics++': 'FaceForensics+
                    'Celeb-DF-v1': 'Celeb-DF-v1', 'Celeb-DF-v2': 'Celeb-DF-v2', 'DFDC': 'DFDC', 'DFDCP': 'DFDCP', 'DF40': 'DF40'}
 
 def dataset_root(cfg: RunConfig, name: str) -> Path:
+    "Where data set `name` lives: its own root if configured, else its folder under `data_root`."
     if name in cfg.dataset_roots: return Path(cfg.dataset_roots[name])
     return Path(cfg.data_root)/DATASET_FOLDERS.get(name, name)
 
 def index_for(cfg: RunConfig, name: str, split: str, frames_per_video=None):
+    "The records of data set `name`'s `split`, with the run's options for that data set."
     opts = {}
     if name in ('FF++', 'FaceForensics++'): opts = dict(compression=cfg.compression, manipu_types=cfg.manipu_types)
     elif name == 'DFD': opts = dict(compression=cfg.compression)
@@ -184,6 +188,7 @@ def eval_transforms(cfg: RunConfig, bb, name: str):
     return make_transforms(bb.mean, bb.std, bb.image_size, resize=test_resize_for(cfg, name))
 
 def run_datasets(cfg: RunConfig, bb, indexes):
+    "Training and validation datasets from their indexes, with the backbone's transforms."
     train, val = indexes
     train_tf = make_transforms(bb.mean, bb.std, bb.image_size, train=True, aug=cfg.augment, resize=test_resize_for(cfg, cfg.train_dataset))
     # validation is evaluation: an unreadable frame is left out, never replaced by a neighbour
@@ -242,6 +247,7 @@ def default_run_name(cfg: RunConfig) -> str:
     return broadcast_object(f"{cfg.train_dataset}_{cfg.backbone}_{datetime.now():%Y%m%d-%H%M%S}".replace('/', '-'))
 
 def new_run_dir(cfg: RunConfig) -> Path:
+    "The run directory a new run writes to."
     return Path(cfg.results_dir)/(cfg.run_name or default_run_name(cfg))
 
 def _barrier():

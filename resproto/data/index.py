@@ -335,4 +335,4 @@ def celebdf_v1_index(root: Path, split: str) -> list[Record]:
     return _celebdf_index('Celeb-DF-v1', root, split)
 
 # %% ../../nbs/04_data_index.ipynb #67636eb0
-from . import layouts as _layouts  # noqa: E402 (registers the other builders; it imports this module)
+from . import layouts as _layouts  # noqa: E402, F401 (registers the other builders; it imports this module)

@@ -89,7 +89,9 @@ def render_frame(photo: np.ndarray, box: tuple, style: VideoStyle, t: int, size:
     u, v = cv2.invertAffineTransform(to_photo) @ np.array([*centre, 1.])
     return frame, Face(u / 2, v / 2, side / 2 / pixel / 2)
 
-def to_uint8(image: np.ndarray) -> np.ndarray: return np.clip(np.rint(image * 255), 0, 255).astype(np.uint8)
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    "A float image in [0, 1] as uint8, rounded and clipped."
+    return np.clip(np.rint(image * 255), 0, 255).astype(np.uint8)
 
 def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
     "`image` (uint8 RGB) through JPEG at `quality`, without chroma subsampling (artefacts stay within 8 px blocks)."
