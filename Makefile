@@ -14,6 +14,8 @@ endif
 BIN := $(ENV)/bin
 PY := $(BIN)/python
 STAMP := $(ENV)/.resproto-installed
+# The environment's console scripts (resproto_train, ...) and python first on PATH, for the notebooks' subprocesses too.
+export PATH := $(abspath $(BIN)):$(PATH)
 # The CPU build of torch for machines with no GPU (CI): `make TORCH_INDEX=https://download.pytorch.org/whl/cpu install`.
 TORCH_INDEX ?=
 export HF_HUB_OFFLINE ?= 1

@@ -46,6 +46,7 @@ def _directives(src):
 def run_notebook(fn: str, docs: bool):
     "Test one notebook; on success render its page. Returns (ok, seconds, error text, page or None)."
     os.environ['IN_TEST'] = '1'
+    mp.set_start_method(None, force=True)  # a spawned interpreter inherits 'spawn': DataLoader workers use the platform's default, as under nbdev_test
     from fastcore.xtras import working_directory
     from nbdev.config import get_config
     from nbdev.process import NBProcessor
