@@ -179,7 +179,7 @@ STYLE = """
 .rp-source{float:right;font-size:smaller}
 .rp-home{font-weight:700;font-size:18px;color:#000;text-decoration:none}
 .rp-main{margin-left:17rem;max-width:60rem;padding:1rem 2rem}
-.rp-title h1{margin-bottom:.2rem}.rp-description{color:#555;font-size:1.1rem;margin-top:0}
+.rp-title{font-family:system-ui,-apple-system,"Segoe UI",sans-serif}.rp-title h1{margin-bottom:.2rem}.rp-description{color:#555;font-size:1.1rem;margin-top:0}
 body.jp-Notebook{padding:0}
 """
 
