@@ -97,13 +97,7 @@ def main():
     from resproto.run import index_for, eval_transforms
     from resproto.data.dataset import FrameDataset
     import synth_data
-    dev = resolve_device(args.device)
-    precision = resolve_precision(args.precision, dev)
-    dtype = {'bf16': torch.bfloat16, 'fp16': torch.float16}.get(precision)
-    report = dict(bench='eval_throughput', args=vars(args), torch=torch.__version__, precision=precision,
-                  device=torch.cuda.get_device_name(dev) if dev.type == 'cuda' else 'cpu', cpus=len(os.sched_getaffinity(0)))
-    def save():
-        if args.out: Path(args.out).write_text(json.dumps(report, indent=1, default=str))
+    # the data first: its writers fork process pools, before this process initialises CUDA
     tmp = tempfile.TemporaryDirectory(prefix='eval_throughput_')
     work = Path(tmp.name)
     data_root = Path(args.data or work/'data')
@@ -111,6 +105,13 @@ def main():
     if not (ff/synth_data.DONE).is_file(): synth_data.write_ffpp(data_root, train=40, val=40, test=args.test_frames, log=log)
     else: log(f'synthetic FF++ tree {ff}: reusing')
     videos = synth_data.write_videos(work/'videos', args.videos, args.video_frames, args.video_size, log=log)
+    dev = resolve_device(args.device)
+    precision = resolve_precision(args.precision, dev)
+    dtype = {'bf16': torch.bfloat16, 'fp16': torch.float16}.get(precision)
+    report = dict(bench='eval_throughput', args=vars(args), torch=torch.__version__, precision=precision,
+                  device=torch.cuda.get_device_name(dev) if dev.type == 'cuda' else 'cpu', cpus=len(os.sched_getaffinity(0)))
+    def save():
+        if args.out: Path(args.out).write_text(json.dumps(report, indent=1, default=str))
 
     cfg = RunConfig(backbone=args.backbone, pretrained=None, data_root=str(data_root), device=str(dev), precision=precision,
                     eval_batch_size=args.batch, num_workers=args.num_workers, results_dir=str(work/'runs'), run_name='bench')

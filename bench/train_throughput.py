@@ -179,19 +179,20 @@ def main():
     from resproto.learner import resolve_device, resolve_precision, resolve_workers
     from resproto.run import train
     import synth_data
-    dev = resolve_device(args.device)
-    precision = resolve_precision(args.precision, dev)
-    dtype = {'bf16': torch.bfloat16, 'fp16': torch.float16}.get(precision)
-    report = dict(bench='train_throughput', args=vars(args), torch=torch.__version__, precision=precision,
-                  device=torch.cuda.get_device_name(dev) if dev.type == 'cuda' else 'cpu', cpus=len(os.sched_getaffinity(0)))
-    def save():
-        if args.out: Path(args.out).write_text(json.dumps(report, indent=1, default=str))
+    # the data first: its writer forks a process pool, before this process initialises CUDA
     tmp = tempfile.TemporaryDirectory(prefix='train_throughput_')
     data_root = Path(args.data or Path(tmp.name)/'data')
     t = time.time()
     ff = synth_data.write_ffpp(data_root, args.frames, args.val_frames, args.test_frames, args.frames_per_video, log=log)
     done = json.loads((ff/synth_data.DONE).read_text())
-    report['data'] = dict(root=str(ff), files=done['files'], gb=done['bytes'] / 1e9, write_s=round(time.time() - t, 1))
+    data = dict(root=str(ff), files=done['files'], gb=done['bytes'] / 1e9, write_s=round(time.time() - t, 1))
+    dev = resolve_device(args.device)
+    precision = resolve_precision(args.precision, dev)
+    dtype = {'bf16': torch.bfloat16, 'fp16': torch.float16}.get(precision)
+    report = dict(bench='train_throughput', args=vars(args), torch=torch.__version__, precision=precision,
+                  device=torch.cuda.get_device_name(dev) if dev.type == 'cuda' else 'cpu', cpus=len(os.sched_getaffinity(0)), data=data)
+    def save():
+        if args.out: Path(args.out).write_text(json.dumps(report, indent=1, default=str))
     save()
 
     # one epoch (cut after the measured steps): the default 20 would go on; a constant schedule, so the cut changes nothing else
