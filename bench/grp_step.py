@@ -135,6 +135,7 @@ def main():
     p.add_argument('--steps', type=int, default=5, help='timed rounds (each runs every variant once)')
     p.add_argument('--device', default='cpu'); p.add_argument('--precision', default='fp32', choices=['fp32', 'bf16', 'fp16'])
     p.add_argument('--no_memory', action='store_true', help='time only (the memory runs start one process per variant)')
+    p.add_argument('--out', help='also write the figures as JSON here')
     p.add_argument('--memory', help=argparse.SUPPRESS); p.add_argument('--time', action='store_true', help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.batch % 2: p.error('--batch must be even (balanced batches)')
@@ -147,6 +148,9 @@ def main():
     t = child(args, ['--time'])
     print(f"GRP step benchmark: {args.backbone}, batch {args.batch}, {args.device}, {args.precision}, median of {args.steps} rounds")
     print(f"{'variant':9s} {'s/step':>8s} {'x plain':>8s} {'x release':>9s}" + (f" {'peak MB':>8s} {'x plain':>8s} {'step MB':>8s} {'x plain':>8s}" if mem else ''))
+    if args.out:
+        with open(args.out, 'w') as f: f.write(json.dumps(dict(bench='grp_step', args={k: v for k, v in vars(args).items() if k not in ('memory', 'time', 'out')},
+                                                   seconds_per_step=t, x_plain={v: t[v] / t['plain'] for v in VARIANTS}, memory=mem), indent=1))
     for v in VARIANTS:
         line = f"{v:9s} {t[v]:8.3f} {t[v] / t['plain']:8.2f} {t[v] / t['release']:9.2f}"
         if mem:
