@@ -2,12 +2,14 @@
 # All GPU benchmarks of resproto in one command, for a lent GPU machine with no network (random weights: nothing to
 # download); every figure lands under $OUT, at most 8 files:
 #   env.log                                   the machine, the GPU, the packages
-#   grp_step.log, grp_step.json               bench/grp_step.py: the GRP step variants' time and memory vs the plain step
-#   train_throughput.log, .json               bench/train_throughput.py: train() images/s, loader wait share, MFU
-#   eval_throughput.log, .json                bench/eval_throughput.py: resproto_test and resproto_detect frames/s
-#   summary.txt                               every step's status and time, then the figures of the three JSON files
+#   run.log                                   every step's output
+#   grp_step.json                             bench/grp_step.py: the GRP step variants' time and memory vs the plain step
+#   train_before.json                         bench/train_throughput.py --loader 0.2.0: train() with the loader of 0.2.0
+#   train_throughput.json                     bench/train_throughput.py: train() images/s, loader wait share, MFU
+#   eval_throughput.json                      bench/eval_throughput.py: resproto_test and resproto_detect frames/s
+#   summary.txt                               every step's status and time, then the figures of the JSON files
 # Each step runs under `timeout` and the driver goes on after a failure. Expected on one H200: about 3.5 minutes after the
-# wheels are installed (about 75 s, 70 s and 50 s for the three steps); the caps (120 + 130 + 80 s) bound it at 6 minutes.
+# wheels are installed (about 75 s, 70 s and 50 s for the three steps); with the before/after training run about 4.5 minutes; the caps (120 + 2 x 130 + 80 s) bound it at 8 minutes.
 #
 #   OUT=/some/folder bash bench/gpu_all.sh        # on the GPU machine (ViT-B-16, cuda, bf16)
 #   bash bench/gpu_all.sh --smoke                 # the same path on the CPU with the tiny backbone and small counts,
@@ -44,15 +46,15 @@ fi
 T_GRP=${T_GRP:-120}; T_TRAIN=${T_TRAIN:-130}; T_EVAL=${T_EVAL:-80}
 
 STATUS=()
-step() {  # step NAME SECONDS COMMAND...: run under timeout, output to the terminal and $OUT/NAME.log
+step() {  # step NAME SECONDS COMMAND...: run under timeout, output to the terminal and $OUT/run.log
   local name=$1 limit=$2; shift 2
   local t0=$SECONDS
-  echo "=== $name (limit ${limit}s): $*" | tee "$OUT/$name.log"
-  timeout -k 10 "$limit" "$@" 2>&1 | tee -a "$OUT/$name.log"
+  echo "=== $name (limit ${limit}s): $*" | tee -a "$OUT/run.log"
+  timeout -k 10 "$limit" "$@" 2>&1 | tee -a "$OUT/run.log"
   local rc=${PIPESTATUS[0]} what=ok
-  [ "$rc" = 124 ] || [ "$rc" = 137 ] && what="TIMED OUT"
+  { [ "$rc" = 124 ] || [ "$rc" = 137 ]; } && what="TIMED OUT"
   [ "$rc" != 0 ] && [ "$what" = ok ] && what=FAILED
-  echo "=== $name: $what (rc $rc) after $((SECONDS - t0)) s" | tee -a "$OUT/$name.log"
+  echo "=== $name: $what (rc $rc) after $((SECONDS - t0)) s" | tee -a "$OUT/run.log"
   STATUS+=("$name: $what (rc $rc), $((SECONDS - t0)) s")
 }
 
@@ -72,6 +74,8 @@ EOF
 } 2>&1 | tee "$OUT/env.log"
 
 step grp_step "$T_GRP" "$PY" bench/grp_step.py "${COMMON[@]}" "${GRP_ARGS[@]}" --out "$OUT/grp_step.json"
+# before/after: the loader of 0.2.0 (at most 4 workers, pageable memory), then the current defaults (the data is reused)
+step train_before "$T_TRAIN" "$PY" bench/train_throughput.py "${COMMON[@]}" "${TRAIN_ARGS[@]}" --loader 0.2.0 --loader_workers --data "$DATA" --out "$OUT/train_before.json"
 step train_throughput "$T_TRAIN" "$PY" bench/train_throughput.py "${COMMON[@]}" "${TRAIN_ARGS[@]}" --data "$DATA" --out "$OUT/train_throughput.json"
 step eval_throughput "$T_EVAL" "$PY" bench/eval_throughput.py "${COMMON[@]}" "${EVAL_ARGS[@]}" --data "$DATA" --out "$OUT/eval_throughput.json"
 
@@ -88,8 +92,12 @@ def load(name):
     except Exception as e: print(f'\n{name}: no figures ({type(e).__name__})'); return None
 def pct(v): return '-' if v is None else f'{100 * v:.1f}%'
 def num(v, f='.1f'): return '-' if v is None else format(v, f)
-g, t, e = load('grp_step'), load('train_throughput'), load('eval_throughput')
+g, t, e, b = load('grp_step'), load('train_throughput'), load('eval_throughput'), load('train_before')
 rows = []
+if b and b.get('train'):
+    bt = b['train']
+    rows.append(('0.2.0 loader: train() images/s / loader wait share / workers', f"{num(bt.get('images_per_s'))} / {pct(bt.get('loader_wait_share'))} / {b.get('workers')}"))
+    if b.get('mfu'): rows.append(('0.2.0 loader: MFU train() step', pct(b['mfu'].get('mfu_train_step'))))
 if g:
     for v, s in g['seconds_per_step'].items():
         m = g.get('memory', {}).get(v, {})

@@ -165,6 +165,8 @@ def main():
     p.add_argument('--steps', type=int, default=20, help='measured training steps (after --warmup)')
     p.add_argument('--warmup', type=int, default=5); p.add_argument('--max_seconds', type=float, default=60, help='cap on the measured steps')
     p.add_argument('--num_workers', type=int, default=None, help='data-loader workers (default: the project default, resolve_workers)')
+    p.add_argument('--loader', default='current', choices=['current', '0.2.0'],
+                   help="loader settings: the project's, or 0.2.0's (at most 4 workers, pageable memory, 2 batches ahead) for a before/after")
     p.add_argument('--loader_workers', type=int, nargs='*', default=None,
                    help='worker counts for the loader-alone diagnostic (default: the run\'s and all CPUs but one; none: skip)')
     p.add_argument('--loader_batches', type=int, default=40)
@@ -178,7 +180,11 @@ def main():
     from resproto.config import RunConfig
     from resproto.learner import resolve_device, resolve_precision, resolve_workers
     from resproto.run import train
+    import resproto.learner
     import synth_data
+    if args.loader == '0.2.0':  # the loader before resproto 0.3: min(4, CPUs) workers, no pinned memory, default prefetch
+        if args.num_workers is None: args.num_workers = min(4, len(os.sched_getaffinity(0)))
+        resproto.learner.loader_options = lambda workers, device=None: dict(num_workers=workers, **(dict(persistent_workers=True) if workers > 0 else {}))
     # the data first: its writer forks a process pool, before this process initialises CUDA
     tmp = tempfile.TemporaryDirectory(prefix='train_throughput_')
     data_root = Path(args.data or Path(tmp.name)/'data')

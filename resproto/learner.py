@@ -6,9 +6,9 @@
 __all__ = ['dist_on', 'rank', 'world_size', 'gather_objects', 'unwrap', 'broadcast_object', 'mean_over_ranks',
            'check_same_records', 'ShuffledBatchSampler', 'ShardedBatchSampler', 'shard_indices', 'PredLoss',
            'make_loss', 'ResidualLabels', 'all_reduce_mean', 'grp_step', 'GRPCallback', 'BankSync', 'fake_scores',
-           'ValidationScores', 'ValMetric', 'resolve_device', 'resolve_workers', 'resolve_precision', 'seed_everything',
-           'per_rank_batch', 'train_loader', 'eval_loader', 'EpochSeeds', 'build_learner', 'tiny_datasets',
-           'reference_step']
+           'ValidationScores', 'ValMetric', 'resolve_device', 'resolve_workers', 'loader_options', 'resolve_precision',
+           'seed_everything', 'per_rank_batch', 'train_loader', 'eval_loader', 'EpochSeeds', 'build_learner',
+           'tiny_datasets', 'reference_step']
 
 # %% ../nbs/09_learner.ipynb #8cfa5273
 import copy, hashlib, math, os, random, warnings
@@ -279,8 +279,16 @@ def resolve_device(device: str = 'auto') -> torch.device:
     return d
 
 def resolve_workers(workers: int|None = None) -> int:
-    "Data-loader worker processes: `workers`, or by default as many as the CPUs this process may use, at most 4."
-    return workers if workers is not None else min(4, len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1)
+    "Data-loader workers per process: `workers`, or by default this process's share of the CPUs (one kept for it above 4), at most 16."
+    if workers is not None: return workers
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
+    share = max(1, cpus // int(os.environ.get('LOCAL_WORLD_SIZE', '1')))  # ranks on this node share its CPUs
+    return min(16, share - 1 if share > 4 else share)
+
+def loader_options(workers: int, device=None) -> dict:
+    "DataLoader options: pinned memory for a GPU (faster, asynchronous copies), workers kept and 4 batches ahead each."
+    pin = device is not None and torch.device(device).type == 'cuda'
+    return dict(num_workers=workers, pin_memory=pin, **(dict(persistent_workers=True, prefetch_factor=4) if workers > 0 else {}))
 
 def resolve_precision(precision: str, device: torch.device) -> str:
     "fp32 on the CPU; on a GPU bf16 where supported, else fp16 (with a loss scaler)."
@@ -301,7 +309,7 @@ def per_rank_batch(cfg: RunConfig) -> int:
         f"--global_batch_size {cfg.global_batch_size} does not split evenly over {world_size()} processes: use a multiple of {world_size()}")
     return cfg.global_batch_size // world_size()
 
-def train_loader(ds, cfg: RunConfig, workers=0):
+def train_loader(ds, cfg: RunConfig, workers=0, device=None):
     "The training DataLoader: shuffled (or class-balanced) batches of this rank's share."
     labels = torch.as_tensor([r.label for r in ds.records])
     batch = per_rank_batch(cfg)
@@ -312,12 +320,12 @@ def train_loader(ds, cfg: RunConfig, workers=0):
     if not len(sampler):
         raise ConfigError(f"--batch_size {batch} is larger than the {len(ds)} training frames: use a smaller --batch_size")
     sampler = ShardedBatchSampler(sampler, rank(), world_size())
-    return DataLoader(ds, batch_sampler=sampler, num_workers=workers, persistent_workers=workers > 0)
+    return DataLoader(ds, batch_sampler=sampler, **loader_options(workers, device))
 
-def eval_loader(ds, batch_size, workers=0):
+def eval_loader(ds, batch_size, workers=0, device=None):
     "An evaluation DataLoader over this rank's shard, in order."
     return DataLoader(Subset(ds, shard_indices(len(ds), rank(), world_size())), batch_size=batch_size,
-                      shuffle=False, num_workers=workers)
+                      shuffle=False, **loader_options(workers, device))
 
 class EpochSeeds(Callback):
     "Tell the training sampler the epoch, so batches depend on (seed, epoch) only."
@@ -335,7 +343,7 @@ def build_learner(cfg: RunConfig, train_ds, valid_ds, backbone=None, path='.', w
     counts = train_ds.class_counts()
     bank = PrototypeBank(model.text_anchors.shape[1], per_class=cfg.per_class, gamma=cfg.gamma,
                          n_clusters=cfg.n_clusters, top_k=cfg.top_k, tau=cfg.tau, decay=cfg.score_decay).to(device)
-    dls = DataLoaders(train_loader(train_ds, cfg, workers), eval_loader(valid_ds, cfg.eval_batch_size, workers))
+    dls = DataLoaders(train_loader(train_ds, cfg, workers, device), eval_loader(valid_ds, cfg.eval_batch_size, workers, device))
     cbs = [ResidualLabels(), EpochSeeds(), ValidationScores(bank, cfg.use_grp, cfg.video_reduce)]
     if cfg.use_grp:
         mode = 'balanced' if cfg.balanced_batches else 'exact'  # every rank takes the same path: the sampler decides

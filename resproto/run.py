@@ -33,7 +33,7 @@ from .metrics import frame_metrics, video_metrics, metrics_table
 from .data.index import build_index
 from .data.dataset import FrameDataset, make_transforms, check_readable, unreadable_rows
 from .data.distortions import Distortion, all_distortions
-from .learner import (build_learner, resolve_workers, per_rank_batch, broadcast_object, mean_over_ranks, check_same_records, fake_scores, gather_objects, rank, world_size, dist_on, unwrap, shard_indices,
+from .learner import (build_learner, resolve_workers, loader_options, per_rank_batch, broadcast_object, mean_over_ranks, check_same_records, fake_scores, gather_objects, rank, world_size, dist_on, unwrap, shard_indices,
                               resolve_device, resolve_precision, seed_everything)
 
 # %% ../nbs/10_run.ipynb #f9ed29bf
@@ -326,7 +326,7 @@ def predict_scores(model, bank, ds, batch_size=64, use_grp=True, device='cpu', p
     "Fake score of every frame of `ds`, in order (gathered over ranks); NaN for a frame that could not be read."
     device = torch.device(device)
     idx = shard_indices(len(ds), rank(), world_size())
-    dl = torch.utils.data.DataLoader(torch.utils.data.Subset(ds, idx), batch_size=batch_size, num_workers=workers)
+    dl = torch.utils.data.DataLoader(torch.utils.data.Subset(ds, idx), batch_size=batch_size, **loader_options(workers, device))
     dtype = {'bf16': torch.bfloat16, 'fp16': torch.float16}.get(precision)
     out = []
     it = progress_bar(dl) if rank() == 0 and len(dl) > 1 else dl
