@@ -108,7 +108,7 @@ def render(nb, fn: Path, shell):
         if c.cell_type == 'markdown': body = _local_links(body, rel)
         cell = {'cell_type': c.cell_type, 'id': f'c{len(cells)}', 'metadata': {}, 'source': body}
         if c.cell_type == 'code':
-            outputs = [] if d.get('output') == 'false' else [dict(o) for o in c.get('outputs', [])]
+            outputs = [] if d.get('output') == 'false' else [_joined(o) for o in c.get('outputs', [])]
             for o in outputs:
                 if 'text/markdown' in o.get('data', {}): o['data'] = {'text/markdown': _local_links(''.join(o['data']['text/markdown']), rel)}
             if d.get('echo') == 'false' or not body.strip():
@@ -125,6 +125,13 @@ def render(nb, fn: Path, shell):
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(_frame(body, title, desc, out))
     return str(out.relative_to(HTML))
+
+def _joined(o):
+    "An output with its multi-line fields as strings (execnb keeps lists of lines; nbconvert's templates want text)."
+    o = dict(o)
+    if isinstance(o.get('text'), list): o['text'] = ''.join(o['text'])
+    if 'data' in o: o['data'] = {k: ''.join(v) if isinstance(v, list) else v for k, v in o['data'].items()}
+    return o
 
 def _local_links(text, rel):
     "Links to our own site or to notebooks point at the pages beside this one."
@@ -236,6 +243,7 @@ def browser_checks(pages):
         if 'class="rp-sidebar"' not in dom: why.append('no sidebar')
         if '#|' in re.sub(r'<[^>]+>', '', text): why.append('a #| directive is shown')
         if re.search(r'^---\s*$', re.sub(r'<[^>]+>', '', text), re.M): why.append('front matter shown as text')
+        if '\\n", "' in text: why.append('an output shown as a list of lines')
         src_math = '$' in json.dumps(json.loads((NBS / (name + '.ipynb')).read_text())['cells']) if (NBS / (name + '.ipynb')).exists() else False
         if src_math and 'MathJax_' not in dom: why.append('math not typeset')
         results.append((name, not why, ', '.join(why)))
