@@ -122,6 +122,8 @@ def explorer_data(run_dir, n: int|None = 1000, split: str = 'test', dataset: str
     from resproto.data.dataset import FrameDataset
     if projection not in PROJECTIONS: raise VizError(f"projection={projection!r}: use one of {', '.join(PROJECTIONS)}")
     run_dir = Path(run_dir)
+    if not (run_dir/'config.json').is_file():
+        raise VizError(f'{run_dir} is not a run directory (no config.json): pass a folder that resproto_train wrote (make demo writes runs/demo)')
     model, bank, cfg, bb = load_model(run_dir, which, device=device)
     bank = bank.cpu()
     if not len(bank_points(bank).vectors):

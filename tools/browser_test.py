@@ -31,7 +31,8 @@ def expected_points(run: Path, n: int) -> tuple[int, int]:
     import pandas as pd
     from safetensors import safe_open
     s = pd.read_csv(run/'scores.csv')
-    s = s[(s.dataset == s.dataset.iloc[-1]) & (s.distortion.fillna('none') == 'none') & s.score.notna()].drop_duplicates('path')
+    clean = s.distortion.fillna('none') == 'none' if 'distortion' in s.columns else True
+    s = s[(s.dataset == s.dataset.iloc[-1]) & clean & s.score.notna()].drop_duplicates('path')
     ckpt = next(p for p in (run/'checkpoints'/'best.safetensors', run/'checkpoints'/'last.safetensors') if p.is_file())
     with safe_open(str(ckpt), 'pt') as f: count = int(f.get_tensor('bank.count').sum())
     return min(n, len(s)), count
@@ -63,7 +64,7 @@ def image_loaded(page, selector: str) -> list:
     "naturalWidth of every image under `selector` (0: not loaded); only data: URIs count."
     return page.eval_on_selector_all(selector, "imgs => imgs.map(i => i.src.startsWith('data:image/') ? i.naturalWidth : 0)")
 
-def test_views(page, name: str, hover_panel: str, detail_panel: str, n_frames: int, n_protos: int, k: int, shots: Path):
+def test_views(page, name: str, view: str, hover_panel: str, detail_panel: str, n_frames: int, n_protos: int, k: int, shots: Path):
     "The checks shared by the report and JupyterLab: points drawn, hover thumbnail, a prototype's nearest frames, a frame's decision."
     pts = points(page)
     check(f'{name}-points', pts.count() == n_frames + n_protos, f'{pts.count()} points drawn, expected {n_frames} frames + {n_protos} prototypes')
@@ -84,6 +85,7 @@ def test_views(page, name: str, hover_panel: str, detail_panel: str, n_frames: i
     check(f'{name}-click-prototype', len(strip) == k and all(w > 0 for w in strip),
           'no prototype reachable by the mouse' if not box else f'{len(strip)} nearest-frame thumbnails (want {k}), widths {strip}')
     page.screenshot(path=str(shots/f'{name}_prototype.png'))
+    page.locator(view).first.screenshot(path=str(shots/f'{name}_view.png'))  # the view alone: the docs' picture
     box = hover_until(page, frames, hover_panel, 'frame')
     if box:
         page.mouse.click(box['x'] + box['width'] / 2, box['y'] + box['height'] / 2)
@@ -110,7 +112,7 @@ def report_checks(browser, run: Path, tmp: Path, shots: Path, n: int, k: int):
     text = page.inner_text('body')
     check('report-sections', all(s in text for s in ('Results', 'ROC, frame level', 'Prototypes and test frames')) and
           page.locator('img[src^="data:image/png"]').count() >= 3, 'missing the results table, ROC or explorer section')
-    test_views(page, 'report', '.rp-hover', '.rp-detail', *expected_points(run, n), k, shots)
+    test_views(page, 'report', '.rp-explorer', '.rp-hover', '.rp-detail', *expected_points(run, n), k, shots)
     check('report-offline', not refused, f'requests to other hosts: {refused[:3]}')
     page.close()
 
@@ -130,6 +132,9 @@ def lab_checks(browser, run: Path, tmp: Path, shots: Path, n: int, k: int):
     token = 'resproto-browser-test'
     env = {**os.environ, 'JUPYTER_RUNTIME_DIR': str(tmp/'runtime'), 'JUPYTERLAB_WORKSPACES_DIR': str(tmp/'workspaces'),
            'JUPYTER_CONFIG_DIR': str(tmp/'config'), 'PYTHONPATH': os.pathsep.join(filter(None, [str(ROOT), os.environ.get('PYTHONPATH')]))}
+    page_config = tmp/'config'/'labconfig'/'page_config.json'  # no "news?" pop-up over the view
+    page_config.parent.mkdir(parents=True)
+    page_config.write_text(json.dumps({'disabledExtensions': {'@jupyterlab/apputils-extension:announcements': True}}))
     log = open(tmp/'lab.log', 'w')
     lab = subprocess.Popen([sys.executable, '-m', 'jupyterlab', '--no-browser', f'--port={port}', '--ip=127.0.0.1', f'--IdentityProvider.token={token}',
                             f'--ServerApp.root_dir={nb_dir}', '--expose-app-in-browser', '--LabApp.news_url=',
@@ -159,7 +164,7 @@ def lab_checks(browser, run: Path, tmp: Path, shots: Path, n: int, k: int):
         page.evaluate("() => window.jupyterapp.commands.execute('application:toggle-left-area')")  # room for the view
         page.wait_for_timeout(1000)
         page.locator('.resproto-caption').scroll_into_view_if_needed()
-        test_views(page, 'lab', '.resproto-hover', '.resproto-detail', *expected_points(run, n), k, shots)
+        test_views(page, 'lab', '.jp-OutputArea-output', '.resproto-hover', '.resproto-detail', *expected_points(run, n), k, shots)
         page.locator('.resproto-caption').scroll_into_view_if_needed()
         page.screenshot(path=str(shots/'explorer_lab.png'))
         check('lab-offline', not refused, f'requests to other hosts: {refused[:3]}')
