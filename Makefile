@@ -21,7 +21,7 @@ TORCH_INDEX ?=
 export HF_HUB_OFFLINE ?= 1
 export MPLBACKEND ?= Agg
 
-.PHONY: install demo test check lab docs export clean where
+.PHONY: install demo test browser-test check lab docs export clean where
 
 where:
 	@echo "resproto: Python environment $(ENV)/ ($$($(PY) --version 2>/dev/null || echo 'not made yet: make install'))"
@@ -56,6 +56,12 @@ demo: install
 # One line per notebook ("test: ok NAME" / "test: FAILED NAME"), then "N passed, N failed".
 test: install
 	$(PY) tools/nbtest.py --n_workers 2
+
+# The prototype explorer in headless Chromium (report.html as a file, the widget in JupyterLab) on the demo's run;
+# one line per check, screenshots in _docs/browser/; "browser: skipped" where no browser is installed (apt-get install -y chromium).
+browser-test: install
+	@[ -d runs/demo ] || { echo "browser-test: runs/demo is missing: make demo first"; exit 1; }
+	@$(PY) tools/browser_test.py runs/demo; rc=$$?; if [ $$rc -eq 77 ]; then echo "browser: skipped"; exit 0; fi; exit $$rc
 
 # What CI checks besides the tests: the package is the notebooks' export, the notebooks are clean, the README is the
 # index notebook's, and the package passes the linter (ruff.toml).

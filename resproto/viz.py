@@ -42,6 +42,8 @@ class BankPoints(NamedTuple):
     classes: np.ndarray     # (M,) 0 real, 1 fake
     slots: np.ndarray       # (M,) index within the class
     effective: np.ndarray   # (M,) the score decayed by age, as the bank decays it
+    scores: np.ndarray|None = None  # (M,) the stored score g, before decay
+    ages: np.ndarray|None = None    # (M,) updates of its class since it was stored
 
     @property
     def names(self) -> list[str]: return [f'{CLASS_NAMES[c]} #{s}' for c, s in zip(self.classes, self.slots)]
@@ -57,8 +59,9 @@ def bank_points(bank, gamma: float|None = None, decay: str|None = None) -> BankP
     used = torch.arange(state['protos'].shape[1]) < count[:, None]
     vectors = F.normalize(state['protos'].float().cpu()[used], dim=-1)
     classes, slots = used.nonzero(as_tuple=True)
-    effective = decayed_scores(state['score'].float().cpu()[used], state['age'].cpu()[used], gamma, decay)
-    return BankPoints(vectors.numpy(), classes.numpy(), slots.numpy(), effective.numpy())
+    scores, ages = state['score'].float().cpu()[used], state['age'].cpu()[used]
+    effective = decayed_scores(scores, ages, gamma, decay)
+    return BankPoints(vectors.numpy(), classes.numpy(), slots.numpy(), effective.numpy(), scores.numpy(), ages.numpy())
 
 # %% ../nbs/18_viz.ipynb #c06b62e2
 PROJECTIONS = ('umap', 'pca')
