@@ -368,6 +368,9 @@ class Explorer(widgets.VBox):
         self.data = data if data is not None else explorer_data(run_dir, n=n, split=split, **kwargs)
         self.k, self.bank = k, self.data.current
         self.figure = go.FigureWidget(explorer_figure(self.data, self.bank))
+        self.figure.add_trace(go.Scatter(x=[], y=[], mode='markers', name='hardest errors', meta='errors', visible=False,
+                                         marker=dict(symbol='circle-open', size=18, color='black', line=dict(width=2)),
+                                         hovertemplate='one of the hardest errors<extra></extra>'))
         self.figure.update_layout(width=720)
         self.colour = widgets.ToggleButtons(options=['class', 'method'], description='colour by', style={'button_width': '80px'})
         self.epochs = widgets.SelectionSlider(options=[(t, i) for i, t in enumerate(self.data.titles)], value=self.bank,
@@ -416,11 +419,16 @@ class Explorer(widgets.VBox):
             for t, part in zip([t for t in self.figure.data if t.meta == 'prototypes'], _prototype_parts(self.data, self.bank)):
                 t.x, t.y, t.customdata, t.marker.size = part['x'], part['y'], part['customdata'], part['size']
         self.epochs.value, self.caption.value, self.hover_panel.value = self.bank, self.data.caption(self.bank), ''
-        self.detail.value = self.data.errors_html(e=self.bank) if self.errors.value else ''
+        self.show_errors(self.errors.value)
 
-    def show_errors(self, on: bool = True):
-        "List the hardest errors and the prototypes that decided them (or clear the list)."
-        self.detail.value = self.data.errors_html(e=self.bank) if on else ''
+    def show_errors(self, on: bool = True, n: int = 8):
+        "List the `n` hardest errors and the prototypes that decided them, and ring them in the plot (or clear both)."
+        frames = self.data.hardest(n, e=self.bank).frame.unique() if on else np.zeros(0, int)
+        with self.figure.batch_update():
+            ring = next(t for t in self.figure.data if t.meta == 'errors')
+            ring.x, ring.y, ring.visible = self.data.frame_xy[frames, 0], self.data.frame_xy[frames, 1], bool(on)
+            ring.customdata = [[point_key('frame', i)] for i in frames]
+        self.detail.value = self.data.errors_html(n, e=self.bank) if on else ''
         self.errors.value = on
 
 # %% ../nbs/20_explorer.ipynb #b972d3dc

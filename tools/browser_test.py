@@ -165,6 +165,18 @@ def lab_checks(browser, run: Path, tmp: Path, shots: Path, n: int, k: int):
         page.wait_for_timeout(1000)
         page.locator('.resproto-caption').scroll_into_view_if_needed()
         test_views(page, 'lab', '.jp-OutputArea-output', '.resproto-hover', '.resproto-detail', *expected_points(run, n), k, shots)
+        page.get_by_role('button', name='hardest errors').click()
+        try: page.wait_for_selector('.resproto-detail .rp-errors li img', timeout=20000)
+        except Exception: pass
+        listed = image_loaded(page, '.resproto-detail .rp-errors li img')
+        check('lab-hardest-errors', bool(listed) and all(w > 0 for w in listed), f'{len(listed)} errors listed with thumbnails {listed}')
+        first = page.inner_text('.resproto-caption')
+        page.locator('.resproto-explorer .noUi-handle, .widget-slider .noUi-handle').first.focus()
+        page.keyboard.press('Home')  # the slider to the oldest bank
+        try: page.wait_for_function("t => !document.querySelector('.resproto-caption').innerText.includes(t)", arg=first.split('.')[0], timeout=20000)
+        except Exception: pass
+        caption = page.inner_text('.resproto-caption')
+        check('lab-epoch-slider', caption != first and "(the checkpoint's)" not in caption, f'caption after the slider moved: {caption[:100]!r}')
         page.locator('.resproto-caption').scroll_into_view_if_needed()
         page.screenshot(path=str(shots/'explorer_lab.png'))
         check('lab-offline', not refused, f'requests to other hosts: {refused[:3]}')
