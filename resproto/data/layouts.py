@@ -10,8 +10,8 @@ __all__ = ['DFDC_LAYOUT', 'DFDCP_LAYOUT', 'DEEPFAKEBENCH_LAYOUT', 'CSV_LAYOUT', 
 import csv, json, os
 from pathlib import Path
 
-from .index import IMAGE_SUFFIXES, DatasetLayoutError, DatasetOptionError, Record, inside_root, register_index
-from .index import _VideoCollector, _expect_json, _natural_key, _read_json, _read_text, _warn
+from .records import IMAGE_SUFFIXES, DatasetLayoutError, DatasetOptionError, Record, VideoCollector, inside_root, register_index
+from .records import expect_json, natural_key, read_json, read_text, warn_layout
 
 # %% ../../nbs/04b_data_layouts.ipynb #7a54eec0
 DFDC_LAYOUT = ('<split>/labels.csv (filename,label with 1 = fake) or <split>/metadata.json ({"x.mp4": {"label": "FAKE"|"REAL"}} '
@@ -26,7 +26,7 @@ def _binary(value, where: str, words=None) -> int:
 def _dfdc_labels(folder: Path) -> dict[str, int]:
     csv_file, json_file = folder/'labels.csv', folder/'metadata.json'
     if csv_file.is_file():
-        rows = list(csv.DictReader(_read_text(csv_file, DFDC_LAYOUT).splitlines()))
+        rows = list(csv.DictReader(read_text(csv_file, DFDC_LAYOUT).splitlines()))
         if rows and not {'filename', 'label'} <= set(rows[0]): raise DatasetLayoutError(f"{csv_file} has no filename,label header: expected {DFDC_LAYOUT}")
         if bad := [number for number, row in enumerate(rows, 2) if not (row['filename'] or '').strip()]:
             raise DatasetLayoutError(f"{csv_file} line {bad[0]} has no filename: expected {DFDC_LAYOUT}")
@@ -36,31 +36,31 @@ def _dfdc_labels(folder: Path) -> dict[str, int]:
             where = f'{json_file} {name}'
             if not isinstance(entry, dict) or not {'label', 'is_fake'} & set(entry): raise DatasetLayoutError(f"{where} has no label or is_fake: expected {DFDC_LAYOUT}")
             return _binary(entry['label'], where, {'real': 0, 'fake': 1}) if 'label' in entry else _binary(entry['is_fake'], where)
-        return {name: label(name, entry) for name, entry in _read_json(json_file, DFDC_LAYOUT, dict).items()}
+        return {name: label(name, entry) for name, entry in read_json(json_file, DFDC_LAYOUT, dict).items()}
     raise DatasetLayoutError(f"{folder} has neither labels.csv nor metadata.json: expected {DFDC_LAYOUT}")
 
-@register_index('DFDC', layout=DFDC_LAYOUT)
+@register_index('DFDC', layout=DFDC_LAYOUT, folder='DFDC')
 def dfdc_index(root: Path, split: str) -> list[Record]:
     "DFDC: videos and labels of `<split>/labels.csv` or `<split>/metadata.json`, frames in `<split>/frames/<video>/`."
     folder = root/split if (root/split).is_dir() else root
     labels = {Path(name).stem: label for name, label in _dfdc_labels(folder).items()}
-    collector = _VideoCollector('DFDC', split, root)
-    for video in sorted(labels, key=_natural_key): collector.add(folder/'frames'/video, labels[video], 'DFDC' if labels[video] else 'real')
+    collector = VideoCollector('DFDC', split, root)
+    for video in sorted(labels, key=natural_key): collector.add(folder/'frames'/video, labels[video], 'DFDC' if labels[video] else 'real')
     return collector.finish()
 
 # %% ../../nbs/04b_data_layouts.ipynb #c9ca653e
 DFDCP_LAYOUT = 'dataset.json ({"<path>.mp4": {"label": "real"|"fake", "set": "train"|"test"}}) and frames/<path without .mp4>/*.png'
 
-@register_index('DFDCP', 'DFDC-preview', layout=DFDCP_LAYOUT)
+@register_index('DFDCP', 'DFDC-preview', layout=DFDCP_LAYOUT, folder='DFDCP')
 def dfdcp_index(root: Path, split: str) -> list[Record]:
     "DFDC preview: the videos of `dataset.json` in set `split`, frames in `frames/<video path without .mp4>/`."
     json_file = root/'dataset.json'
-    entries = _read_json(json_file, DFDCP_LAYOUT, dict)
-    for key, entry in entries.items(): _expect_json(entry, dict, f'{json_file} entry {json.dumps(key)}', DFDCP_LAYOUT)
+    entries = read_json(json_file, DFDCP_LAYOUT, dict)
+    for key, entry in entries.items(): expect_json(entry, dict, f'{json_file} entry {json.dumps(key)}', DFDCP_LAYOUT)
     if split not in (sets := sorted({str(e.get('set')) for e in entries.values()})):
         raise DatasetOptionError(f"DFDCP {json_file} has no {split!r} set: use one of {', '.join(sets)}")
-    collector = _VideoCollector('DFDCP', split, root)
-    for key in sorted(entries, key=_natural_key):
+    collector = VideoCollector('DFDCP', split, root)
+    for key in sorted(entries, key=natural_key):
         if entries[key].get('set') != split: continue
         label = _binary(entries[key].get('label'), f'{json_file} {key}', {'real': 0, 'fake': 1})
         video = os.path.splitext(key.replace('\\', '/'))[0]
@@ -105,15 +105,15 @@ def _deepfakebench_json(root: Path, json_path) -> Path:
     return found[0]
 
 def _split_videos(split_data: dict, compression: str, where: str) -> dict:
-    _expect_json(split_data, dict, where, DEEPFAKEBENCH_LAYOUT)
+    expect_json(split_data, dict, where, DEEPFAKEBENCH_LAYOUT)
     if all(isinstance(v, dict) and 'frames' in v for v in split_data.values()): return split_data
-    if compression in split_data: return _expect_json(split_data[compression], dict, f'{where}/{compression}', DEEPFAKEBENCH_LAYOUT)
-    if len(split_data) == 1: return _expect_json(next(iter(split_data.values())), dict, f'{where}/{next(iter(split_data))}', DEEPFAKEBENCH_LAYOUT)
+    if compression in split_data: return expect_json(split_data[compression], dict, f'{where}/{compression}', DEEPFAKEBENCH_LAYOUT)
+    if len(split_data) == 1: return expect_json(next(iter(split_data.values())), dict, f'{where}/{next(iter(split_data))}', DEEPFAKEBENCH_LAYOUT)
     raise DatasetOptionError(f"{where} has no compression {compression!r}: use compression= one of {', '.join(split_data)}")
 
 def _frame_paths(entry, where: str) -> list[str]:
     "The `frames` list of a video entry, checked: a list of path strings."
-    frames = _expect_json(_expect_json(entry, dict, where, DEEPFAKEBENCH_LAYOUT).get('frames') or [], list, f'{where}/frames', DEEPFAKEBENCH_LAYOUT)
+    frames = expect_json(expect_json(entry, dict, where, DEEPFAKEBENCH_LAYOUT).get('frames') or [], list, f'{where}/frames', DEEPFAKEBENCH_LAYOUT)
     if bad := [json.dumps(f) for f in frames if not isinstance(f, str)]:
         raise DatasetLayoutError(f"{where}/frames holds {bad[0]}, not a path: expected {DEEPFAKEBENCH_LAYOUT}")
     return frames
@@ -122,16 +122,16 @@ def _frame_paths(entry, where: str) -> list[str]:
 def deepfakebench_index(root: Path, split: str, json_path=None, compression: str = 'c23', prefix=None) -> list[Record]:
     "Any DeepfakeBench dataset JSON (DF40 included), its frame paths re-rooted onto `root`."
     json_file = _deepfakebench_json(root, json_path)
-    tree = _read_json(json_file, DEEPFAKEBENCH_LAYOUT, dict)
+    tree = read_json(json_file, DEEPFAKEBENCH_LAYOUT, dict)
     reroot, collectors, found_split = _Rerooter(root, prefix), [], False
     for dataset in sorted(tree):
-        collectors.append(collector := _VideoCollector(dataset, split, root))
-        for label_name in sorted(_expect_json(tree[dataset], dict, f'{json_file} {dataset}', DEEPFAKEBENCH_LAYOUT)):
-            _expect_json(tree[dataset][label_name], dict, f'{json_file} {dataset}/{label_name}', DEEPFAKEBENCH_LAYOUT)
+        collectors.append(collector := VideoCollector(dataset, split, root))
+        for label_name in sorted(expect_json(tree[dataset], dict, f'{json_file} {dataset}', DEEPFAKEBENCH_LAYOUT)):
+            expect_json(tree[dataset][label_name], dict, f'{json_file} {dataset}/{label_name}', DEEPFAKEBENCH_LAYOUT)
             if split not in tree[dataset][label_name]: continue
             found_split = True
             videos = _split_videos(tree[dataset][label_name][split], compression, f'{json_file} {dataset}/{label_name}/{split}')
-            for video in sorted(videos, key=_natural_key):
+            for video in sorted(videos, key=natural_key):
                 entry = videos[video]
                 frames = _frame_paths(entry, f'{json_file} {dataset}/{label_name}/{split}/{video}')
                 name = str(entry.get('label', label_name))
@@ -145,7 +145,7 @@ def deepfakebench_index(root: Path, split: str, json_path=None, compression: str
                 folder = paths[0].parent
                 mask_of = {p.name: reroot(m, video_prefix) for p, m in zip(paths, masks) if m} if label and len(masks) == len(frames) else {}
                 inside = collector.inside(folder)  # nothing outside the root is listed
-                names = sorted((p.name for p in paths), key=_natural_key) if inside is not None and inside.is_dir() else None
+                names = sorted((p.name for p in paths), key=natural_key) if inside is not None and inside.is_dir() else None
                 collector.add_frames(folder, names, label, method, mask_of)
     if not found_split: raise DatasetOptionError(f"{json_file} has no {split!r} split")
     if not reroot.prefixes:
@@ -161,7 +161,7 @@ def csv_index(root: Path, split: str, name: str|None = None) -> list[Record]:
     "Frames listed in a CSV or list file, `path,label[,video[,method]]`, relative paths against the file's folder."
     file = root/f'{split}.csv' if root.is_dir() else root
     records, outside, not_image, missing, rows = [], [], [], [], 0
-    for number, line in enumerate(_read_text(file, CSV_LAYOUT).splitlines(), 1):
+    for number, line in enumerate(read_text(file, CSV_LAYOUT).splitlines(), 1):
         if not line.strip() or line.lstrip().startswith('#'): continue
         fields = [f.strip() for f in (next(csv.reader([line])) if ',' in line else line.split())]
         label = LABEL_WORDS.get(fields[1].lower()) if len(fields) > 1 else None
@@ -182,8 +182,8 @@ def csv_index(root: Path, split: str, name: str|None = None) -> list[Record]:
     listed = len(records) + len(outside) + len(not_image) + len(missing)
     for skipped, what in ((outside, f'point outside the data root {file.parent}'), (not_image, f"are not images ({', '.join(IMAGE_SUFFIXES)})"),
                           (missing, 'are missing')):
-        if skipped: _warn(f"{file}: {len(skipped)} of {listed} listed paths {what} (e.g. {skipped[0]}): skipped")
-    return sorted(records, key=lambda r: (_natural_key(r.video), _natural_key(Path(r.path).name)))
+        if skipped: warn_layout(f"{file}: {len(skipped)} of {listed} listed paths {what} (e.g. {skipped[0]}): skipped")
+    return sorted(records, key=lambda r: (natural_key(r.video), natural_key(Path(r.path).name)))
 
 # %% ../../nbs/04b_data_layouts.ipynb #09a9218e
 FOLDER_LAYOUT = '<root>[/<split>]/real/** and fake/** images (or 0/ and 1/)'
@@ -197,8 +197,8 @@ def folder_index(root: Path, split: str, name: str|None = None) -> list[Record]:
     records = []
     for label, class_name in enumerate(classes):
         for folder, subfolders, files in os.walk(base/class_name):
-            subfolders.sort(key=_natural_key)
+            subfolders.sort(key=natural_key)
             video = Path(folder).relative_to(root).as_posix()
             records += [Record(os.path.join(folder, f), label, video, 'fake' if label else 'real', name or root.name, split)
-                        for f in sorted(files, key=_natural_key) if f.lower().endswith(IMAGE_SUFFIXES)]
+                        for f in sorted(files, key=natural_key) if f.lower().endswith(IMAGE_SUFFIXES)]
     return records
