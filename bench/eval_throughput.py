@@ -6,7 +6,7 @@ results and scores) and of `resproto_detect --detector none` on face-crop images
 The run directory is built here without training, by the project's own writers: the backbone (random weights) inside
 `ResidualCLIP` as `build_learner` builds it, a `PrototypeBank` filled by its own `update` (so scoring goes through the
 bank, as for a trained run), `save_checkpoint` and the run's config.json. Data: the FF++ tree of bench/synth_data.py
-(`--data` reuses one, e.g. that of bench/train_throughput.py) and H.264 videos written by `resproto.preprocess.write_video`.
+(`--data` reuses one, e.g. that of bench/train_throughput.py) and H.264 videos written by `resproto.testing.write_video`.
 
 Figures:
   resproto_test     test_cli in this process with --eval_batch_size --precision --device: wall time of the command, and the

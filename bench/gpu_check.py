@@ -23,7 +23,8 @@ def rel(a, b):
 def exactness(dev, tmp):
     import torch
     from resproto.config import RunConfig
-    from resproto.learner import build_learner, tiny_datasets, reference_step, grp_step
+    from resproto.learner import build_learner, grp_step
+    from resproto.testing import tiny_datasets, reference_step
     train_ds, val_ds = tiny_datasets(Path(tmp)/'ex'/'FaceForensics++')
     cfg = RunConfig(backbone='resproto-tiny-vit', pretrained=None, batch_size=8, eval_batch_size=16, epochs=1, epochs_before_grp=0,
                     n_prototypes=8, n_clusters=2, device=str(dev), precision='fp32', num_workers=0)
@@ -64,7 +65,7 @@ def exactness(dev, tmp):
 def training(dev, tmp, precision):
     import numpy as np, pandas as pd
     from resproto.config import RunConfig
-    from resproto.data.testing import make_ffpp_splits
+    from resproto.testing import make_ffpp_splits
     from resproto.run import train
     root = Path(tmp)/'tr'/'FaceForensics++'
     if not root.exists(): make_ffpp_splits(root, methods=('Deepfakes', 'FaceSwap'), frames=4, size=64)

@@ -88,7 +88,7 @@ def write_ffpp(data_root, train=20000, val=400, test=4000, frames_per_video=32, 
 
 def _write_video(job):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from resproto.preprocess import write_video  # the project's own PyAV writer (libx264, yuv420p)
+    from resproto.testing import write_video  # the project's own PyAV writer for tests (libx264, yuv420p)
     import numpy as np
     path, seed, frames, size = job
     face = np.asarray(face_image(seed, (size, size)))

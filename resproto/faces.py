@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['FACE_DETECTORS', 'Face', 'FaceDetectorError', 'register_detector', 'mtcnn_detector', 'haar_detector',
-           'resolve_detector', 'get_detector', 'detect_faces', 'sample_photos', 'box_area', 'largest_face',
-           'square_box', 'crop_face', 'to_crop']
+           'resolve_detector', 'get_detector', 'detect_faces', 'box_area', 'largest_face', 'square_box', 'crop_face',
+           'to_crop']
 
 # %% ../nbs/15_faces.ipynb #88acf4d9
 import functools, warnings
@@ -93,13 +93,6 @@ def detect_faces(image: np.ndarray, detector: str = 'auto', device='cpu') -> lis
         raise ValueError(f"detect_faces wants an RGB uint8 array (H, W, 3), got {image.dtype} {image.shape}: "
                          f"convert with np.asarray(PIL.Image.open(path).convert('RGB'))")
     return get_detector(detector, device)(np.ascontiguousarray(image))
-
-# %% ../nbs/15_faces.ipynb #ab49498a
-def sample_photos() -> dict[str, tuple[np.ndarray, tuple[float, float]]]:
-    "Two bundled public-domain portraits, `{name: (RGB image, (x, y) of the face centre)}`."
-    import matplotlib.cbook, skimage.data
-    with Image.open(matplotlib.cbook.get_sample_data('grace_hopper.jpg')) as image: hopper = np.asarray(image.convert('RGB'))
-    return {'grace_hopper': (hopper, (265., 225.)), 'astronaut': (skimage.data.astronaut(), (224., 115.))}
 
 # %% ../nbs/15_faces.ipynb #3896362f
 def box_area(box) -> float:

@@ -7,8 +7,7 @@ __all__ = ['dist_on', 'rank', 'world_size', 'gather_objects', 'unwrap', 'broadca
            'check_same_records', 'ShuffledBatchSampler', 'ShardedBatchSampler', 'shard_indices', 'PredLoss',
            'make_loss', 'ResidualLabels', 'all_reduce_mean', 'grp_step', 'GRPCallback', 'BankSync', 'fake_scores',
            'ValidationScores', 'ValMetric', 'resolve_device', 'resolve_workers', 'loader_options', 'resolve_precision',
-           'seed_everything', 'per_rank_batch', 'train_loader', 'eval_loader', 'EpochSeeds', 'build_learner',
-           'tiny_datasets', 'reference_step']
+           'seed_everything', 'per_rank_batch', 'train_loader', 'eval_loader', 'EpochSeeds', 'build_learner']
 
 # %% ../nbs/09_learner.ipynb #8cfa5273
 import copy, hashlib, math, os, random, warnings
@@ -358,28 +357,3 @@ def build_learner(cfg: RunConfig, train_ds, valid_ds, backbone=None, path='.', w
     if precision == 'fp16': learn.to_fp16()
     elif precision == 'bf16': learn.to_bf16()
     return learn
-
-# %% ../nbs/09_learner.ipynb #03bd059a
-def tiny_datasets(root, size=64, frames=2, methods=('Deepfakes', 'FaceSwap')):
-    "Train and val `FrameDataset`s on a miniature FF++ tree written under `root` (for tests and examples)."
-    from resproto.data.testing import make_ffpp_splits
-    from resproto.data.index import build_index
-    from resproto.data.dataset import FrameDataset, make_transforms
-    make_ffpp_splits(root, methods=methods, frames=frames, size=size)
-    mean, std = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
-    train = FrameDataset(build_index('FF++', root, 'train', manipu_types=list(methods)), make_transforms(mean, std, 64, train=True))
-    val = FrameDataset(build_index('FF++', root, 'val', manipu_types=list(methods)), make_transforms(mean, std, 64))
-    return train, val
-
-# %% ../nbs/09_learner.ipynb #252fc489
-def reference_step(model, loss, x, y):
-    "Brute force as the release does it: per-class gradient norms and the update gradient from separate passes (tests and benchmarks only)."
-    out = {}
-    for name in ('g0', 'g1', 'L'):
-        m = copy.deepcopy(model); m.zero_grad()
-        pred = m(x, y if unwrap(m).use_residual else None)
-        l = loss.per_class(pred, y)[int(name[1])] if name != 'L' else loss(pred, y)
-        l.backward()
-        grads = [p.grad for p in m.parameters() if p.requires_grad]
-        out[name] = _grad_norm(grads) if name != 'L' else [g.clone() if g is not None else None for g in grads]
-    return out

@@ -5,9 +5,8 @@
 # %% auto #0
 __all__ = ['FRAME_LAYOUTS', 'VIDEO_SUFFIXES', 'DONE_MARKER', 'LANDMARKS_FILE', 'STATUSES', 'OVERWRITE_HELP', 'REPORT_CSV',
            'REPORT_JSON', 'REPORT_COLUMNS', 'register_layout', 'frames_beside', 'frames_mirror', 'VideoReadError',
-           'count_frames', 'evenly_spaced', 'sample_frames', 'write_video', 'moving_face_frames', 'PreprocessError',
-           'preprocess_video', 'check_output_dir', 'find_videos', 'preprocess', 'report_counts', 'summary',
-           'preprocess_cli']
+           'count_frames', 'evenly_spaced', 'sample_frames', 'PreprocessError', 'preprocess_video', 'check_output_dir',
+           'find_videos', 'preprocess', 'report_counts', 'summary', 'preprocess_cli']
 
 # %% ../nbs/16_preprocess.ipynb #5ba6d86f
 import argparse, contextlib, json, os, re, shlex, signal, sys
@@ -77,31 +76,6 @@ def sample_frames(path, indices) -> Iterator[tuple[int, np.ndarray]]:
             yield index, frame.to_ndarray(format='rgb24')
             position += 1
             if position == len(wanted): return
-
-# %% ../nbs/16_preprocess.ipynb #8a7a6dac
-def write_video(path, frames, fps: int = 10, codec: str = 'libx264') -> Path:
-    "Encode RGB uint8 frames of one even-sided size into a video file with PyAV."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), 'w') as container:
-        stream = container.add_stream(codec, rate=fps)
-        stream.height, stream.width = np.asarray(frames[0]).shape[:2]
-        stream.pix_fmt = 'yuv420p'
-        for frame in frames:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format='rgb24')))
-        container.mux(stream.encode())
-    return path
-
-def moving_face_frames(portrait: np.ndarray, n: int = 20, size: int = 128) -> list[np.ndarray]:
-    "`n` frames of `portrait` growing from 55% to 95% of a grey `size` square while crossing it diagonally."
-    height, width = portrait.shape[:2]
-    frames = []
-    for t in np.linspace(0, 1, n):
-        scale = (0.55 + 0.4 * t) * size / max(height, width)
-        image = Image.fromarray(portrait).resize((round(width * scale), round(height * scale)), Image.BILINEAR)
-        canvas = Image.new('RGB', (size, size), (128, 128, 128))
-        canvas.paste(image, (round(t * (size - image.width)), round((1 - t) * (size - image.height))))
-        frames.append(np.asarray(canvas))
-    return frames
 
 # %% ../nbs/16_preprocess.ipynb #4f3d295b
 DONE_MARKER, LANDMARKS_FILE = '.done', 'landmarks.json'
