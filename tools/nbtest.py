@@ -14,7 +14,7 @@ One line per notebook, `test: ok NAME (12 s)` or `test: FAILED NAME`, and a last
   python tools/nbtest.py                        # all notebooks, two at a time, docs in _docs/html/
   python tools/nbtest.py --path nbs/03_metrics.ipynb nbs/01_losses.ipynb --no_docs
 """
-import argparse, html, json, os, re, shutil, subprocess, sys, time
+import argparse, functools, html, json, os, re, shutil, subprocess, sys, time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 import multiprocessing as mp
 from pathlib import Path
@@ -133,24 +133,25 @@ def _joined(o):
     if 'data' in o: o['data'] = {k: ''.join(v) if isinstance(v, list) else v for k, v in o['data'].items()}
     return o
 
-def _local_links(text, rel):
-    "Links to our own site or to notebooks point at the pages beside this one."
+@functools.cache
+def _site():
+    "The docs site's address (settings.ini), which nbdev's links start with."
     from nbdev.config import get_config
     cfg = get_config()
-    site = f"{cfg.doc_host.rstrip('/')}{cfg.doc_baseurl.rstrip('/')}/"
+    return f"{cfg.doc_host.rstrip('/')}{cfg.doc_baseurl.rstrip('/')}/"
+
+def _local_links(text, rel):
+    "Links to our own site or to notebooks point at the pages beside this one."
     up = '../' * (len(rel.parts) - 1)
-    text = text.replace(site, up)
+    text = text.replace(_site(), up)
     # show_doc's source link carries Pandoc attributes that only Quarto reads
     text = re.sub(r'\[source\]\(([^)]+)\)\{target="_blank"[^}]*\}', r'<a class="rp-source" href="\1" target="_blank">source</a>', text)
     return re.sub(r'(\]\(|href=")((?![a-z]+://)[^)"#]*?)\.ipynb', lambda m: m.group(1) + _page_of(m.group(2)), text)
 
 def _page_of(stem):
-    "The page a notebook renders to (its front matter's output-file, else its name)."
-    p = (NBS / stem).with_suffix('.ipynb') if not stem.startswith('.') else None
-    if p is not None and p.exists():
-        m = re.search(r'"output-file:\s*([\w.-]+)', p.read_text())
-        if m: return str(Path(stem).parent / m.group(1)).removeprefix('./')
-    return stem + '.html'
+    "The page a notebook renders to, named by nbdev's own rule (the one its front matter's output-file follows)."
+    from nbdev.doclinks import _nbpath2html
+    return _nbpath2html(Path(stem + '.ipynb')).as_posix()
 
 def _nbconvert(page, out):
     import nbformat
@@ -190,6 +191,7 @@ STYLE = """
 body.jp-Notebook{padding:0}
 """
 
+@functools.cache
 def sidebar():
     "(title, page) for each entry of sidebar.yml, (section, None) for its sections."
     import yaml
@@ -218,6 +220,16 @@ def prepare_site():
     if (NBS / 'images').exists(): shutil.copytree(NBS / 'images', HTML / 'images')
     src = Path(jupyter_server_mathjax.__file__).parent / 'static'
     shutil.copytree(src, HTML / 'mathjax', ignore=lambda d, names: ['SVG'] if d.endswith('output') else [])
+
+def broken_links() -> list[str]:
+    "Local links of the rendered pages that point at no file ('page -> target')."
+    bad = []
+    for page in sorted(HTML.rglob('*.html')):
+        if page.is_relative_to(HTML / 'mathjax'): continue
+        for href in re.findall(r'href="([^"#?]+)', page.read_text()):
+            if re.match(r'[a-z]+:', href) or not href.endswith('.html'): continue
+            if not (page.parent / href).exists(): bad.append(f'{page.relative_to(HTML)} -> {href}')
+    return bad
 
 def browser_checks(pages):
     "Open pages in headless Chromium; check what a reader sees. Returns [(name, ok, why)]."
@@ -269,6 +281,9 @@ def main():
             if ok: passed += 1; print(f'test: ok {name} ({secs:.0f} s)', flush=True)
             else: failed += 1; print(f'test: FAILED {name}\n{err}', flush=True)
     if not a.no_docs and not a.path:
+        bad = broken_links()
+        if bad: failed += 1; print(f'test: FAILED links: {len(bad)} local links point at no page, e.g. ' + '; '.join(bad[:5]))
+        else: passed += 1; print('test: ok links (every local link of the pages has its page)')
         for name, ok, why in browser_checks(BROWSER_PAGES):
             if ok: passed += 1; print(f'test: ok browser {name}')
             else: failed += 1; print(f'test: FAILED browser {name}: {why}')
