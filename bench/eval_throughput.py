@@ -37,7 +37,7 @@ def build_run(run_dir, cfg, dev):
     from dataclasses import replace
     from resproto.clip import load_backbone, ResidualCLIP
     from resproto.prototypes import PrototypeBank
-    from resproto.run import save_checkpoint
+    from resproto.train.train import save_checkpoint
     bb = load_backbone(cfg.backbone, cfg.pretrained, device=dev, quick_gelu=cfg.quick_gelu)
     cfg = replace(cfg, quick_gelu=str(bb.quick_gelu).lower())  # as train() records what it built
     model = ResidualCLIP(bb.model, bb.tokenizer, use_residual=cfg.use_residual, res_lambda=cfg.res_lambda, trainable=cfg.trainable).to(dev)
@@ -89,12 +89,12 @@ def main():
     os.environ.setdefault('HF_HUB_OFFLINE', '1')
     t_all = time.time()
     import torch
-    import resproto.run
+    import resproto.evaluate
     from resproto.config import RunConfig
     from resproto.cli import test_cli
     from resproto.detect import FakeScorer, detect, detect_cli
     from resproto.learner import resolve_device, resolve_precision, resolve_workers
-    from resproto.run import index_for, eval_transforms
+    from resproto.data.run_data import index_for, eval_transforms
     from resproto.data.dataset import FrameDataset
     import synth_data
     # the data first: its writers fork process pools, before this process initialises CUDA
@@ -137,18 +137,18 @@ def main():
 
     # resproto_test, in this process
     timed = dict(s=0.0, frames=0)
-    original = resproto.run.predict_scores
+    original = resproto.evaluate.predict_scores
     def timed_predict(model, bank, ds, *a, **k):
         if dev.type == 'cuda': torch.cuda.synchronize()
         t = time.perf_counter(); out = original(model, bank, ds, *a, **k); timed['s'] += time.perf_counter() - t; timed['frames'] += len(ds)
         return out
-    resproto.run.predict_scores = timed_predict
+    resproto.evaluate.predict_scores = timed_predict
     argv = ['--run', str(run_dir), '--eval_batch_size', str(args.batch), '--precision', precision, '--device', str(dev),
             '--out', str(work/'test_out')]
     log(f'resproto_test {" ".join(argv)}')
     t = time.perf_counter()
     try: rc = test_cli(argv)
-    finally: resproto.run.predict_scores = original
+    finally: resproto.evaluate.predict_scores = original
     wall = time.perf_counter() - t
     res = json.loads((work/'test_out'/'results.json').read_text()) if rc == 0 else {}
     report['resproto_test'] = dict(rc=rc, wall_s=wall, frames=timed['frames'], scoring_s=timed['s'],

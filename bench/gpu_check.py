@@ -66,7 +66,7 @@ def training(dev, tmp, precision):
     import numpy as np, pandas as pd
     from resproto.config import RunConfig
     from resproto.testing import make_ffpp_splits
-    from resproto.run import train
+    from resproto.train.train import train
     root = Path(tmp)/'tr'/'FaceForensics++'
     if not root.exists(): make_ffpp_splits(root, methods=('Deepfakes', 'FaceSwap'), frames=4, size=64)
     cfg = RunConfig(backbone='resproto-tiny-vit', pretrained=None, data_root=str(root.parent), manipu_types=['Deepfakes', 'FaceSwap'],

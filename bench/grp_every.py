@@ -31,11 +31,11 @@ def main():
     from resproto.data.dataset import FrameDataset
     from resproto.data.sample import make_sample_dataset, default_sample_root, SAMPLE_METHODS
     from resproto.demo import demo_config
-    from resproto.run import frame_features
+    from resproto.evaluate import frame_features
     from resproto.learner import build_learner, seed_everything, GRPCallback
     from resproto.metrics import frame_metrics, video_metrics
     from resproto.prototypes import PrototypeBank
-    from resproto.run import run_indexes, run_datasets, index_for, eval_transforms
+    from resproto.data.run_data import run_indexes, run_datasets, index_for, eval_transforms
     holdout = SAMPLE_METHODS[-1]
     root = default_sample_root(64); make_sample_dataset(root, size=64)
     with tempfile.TemporaryDirectory() as out:

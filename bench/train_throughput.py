@@ -5,7 +5,7 @@ waiting for the data loader, and model FLOP utilisation (MFU) of the plain step,
 Data: a synthetic FF++ tree (bench/synth_data.py) of PNG face crops, 256-320 px, about 160 kB each, `--frames` training
 frames (1 real : 4 fakes), written by a multiprocessing pool; `--data DIR` keeps (and reuses) it.
 
-Training: `resproto.run.train` with the default RunConfig except the backbone (random weights, `pretrained=None`), the
+Training: `resproto.train.train.train` with the default RunConfig except the backbone (random weights, `pretrained=None`), the
 precision, the batch and the device; default data-loader workers (`resolve_workers`: the CPUs, at most 4). GRP starts
 after `epochs_before_grp` (2) epochs, so the measured steps of epoch 1 are the plain step (forward, backward, Adam). The
 epoch is cut after `--warmup` + `--steps` steps (or `--max_seconds` of measured steps) with fastai's CancelTrainException:
@@ -179,7 +179,7 @@ def main():
     from fastai.learner import defaults
     from resproto.config import RunConfig
     from resproto.learner import resolve_device, resolve_precision, resolve_workers
-    from resproto.run import train
+    from resproto.train.train import train
     import resproto.learner
     import synth_data
     if args.loader == '0.2.0':  # the loader before resproto 0.3: min(4, CPUs) workers, no pinned memory, default prefetch

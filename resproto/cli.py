@@ -9,8 +9,9 @@ __all__ = ['distributed_backend', 'train_cli', 'test_cli', 'main']
 import sys, warnings
 from pathlib import Path
 
-from .config import RunConfig, config_parser, config_from_args
-from .core import UserError, run_cli
+from .config import config_parser, config_from_args
+from .rundir import RunDir
+from .core import run_cli
 
 # %% ../nbs/11_cli.ipynb #e70a0e84
 def distributed_backend(device: str) -> str:
@@ -39,11 +40,10 @@ def train_cli(argv=None):
     run_dir = None  # known once the options are read: what Ctrl-C says to resume
     def run():
         nonlocal run_dir
-        from resproto.run import train, new_run_dir
+        from resproto.train.train import train, new_run_dir
         if args.resume:
             run_dir = d = Path(args.resume)
-            if not (d/'config.json').is_file(): raise UserError(f"cannot resume {d}: it holds no config.json")
-            cfg = config_from_args(args, RunConfig.from_json(d/'config.json'))
+            cfg = config_from_args(args, RunDir(d).config(fix='pass --resume the folder of the run to continue'))
             _setup_distributed(cfg.device)
             train(cfg, resume=d)
         else:
@@ -62,10 +62,9 @@ def test_cli(argv=None):
     p.add_argument('--out', metavar='DIR', help='where to write results (default: the run directory)')
     args = p.parse_args(argv)
     def run():
-        from resproto.run import evaluate
+        from resproto.evaluate import evaluate
         d = Path(args.run)
-        if not (d/'config.json').is_file(): raise UserError(f"{d} is not a run directory (no config.json): pass --run RUN_DIR")
-        cfg = config_from_args(args, RunConfig.from_json(d/'config.json'))
+        cfg = config_from_args(args, RunDir(d).config(fix='pass --run RUN_DIR'))
         _setup_distributed(cfg.device)  # the process group lives on after the Accelerator object
         from resproto.learner import resolve_device
         evaluate(d, cfg, which=args.which, device=resolve_device(cfg.device), out_dir=args.out)

@@ -21,7 +21,10 @@ from .config import RunConfig
 from .data.dataset import FrameDataset
 from .data.sample import make_sample_dataset, default_sample_root, SAMPLE_METHODS
 from .learner import resolve_device
-from .run import train, evaluate, load_model, index_for, frame_features, eval_transforms
+from .train.train import train
+from .evaluate import evaluate, frame_features
+from .rundir import load_model
+from .data.run_data import index_for, eval_transforms
 from .core import UserError, atomic_write, write_text, run_cli
 
 # %% ../nbs/14_demo.ipynb #9bd1ba67

@@ -21,7 +21,8 @@ from .faces import Face, crop_face, detect_faces, largest_face, resolve_detector
 from .learner import fake_scores, resolve_device
 from .metrics import REDUCTIONS
 from .preprocess import VIDEO_SUFFIXES, VideoReadError, check_output_dir, count_frames, evenly_spaced, sample_frames
-from .run import load_model, eval_transforms
+from .rundir import load_model, run_of_checkpoint
+from .data.run_data import eval_transforms
 from .core import UserError, atomic_write, run_cli, write_text
 
 # %% ../nbs/17_detect.ipynb #bf733442
@@ -33,13 +34,8 @@ def run_of(run=None, checkpoint=None) -> tuple[Path, str]:
     if (run is None) == (checkpoint is None):
         raise DetectError("pass either --run RUN_DIR or --checkpoint RUN_DIR/checkpoints/best.safetensors")
     if run is not None: return Path(run), 'best'
-    checkpoint = Path(checkpoint)
-    if not checkpoint.is_file(): raise FileNotFoundError(f"checkpoint {checkpoint} does not exist: pass RUN_DIR/checkpoints/<best|last>.safetensors")
-    run_dir = checkpoint.parent.parent
-    if checkpoint.parent.name != 'checkpoints' or not (run_dir/'config.json').is_file():
-        raise DetectError(f"{checkpoint} is not inside a run directory (RUN_DIR/checkpoints/<name>.safetensors next to RUN_DIR/config.json): "
-                          f"pass --run RUN_DIR of the run that wrote it")
-    return run_dir, checkpoint.stem
+    run, which = run_of_checkpoint(checkpoint)
+    return run.path, which
 
 class FakeScorer:
     "A trained run's model, prototype bank and eval transform: face crops in, fake probabilities out."
