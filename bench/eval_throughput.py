@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Evaluation throughput of the console scripts' own paths, side by side in one run: frames per second of
-`resproto_test` (`resproto.cli.test_cli`: load the run, score the FF++ test split through the prototype bank, write
+`resproto_test` (`resproto.cli.eval_cli`: load the run, score the FF++ test split through the prototype bank, write
 results and scores) and of `resproto_detect --detector none` on face-crop images and on face-crop videos.
 
 The run directory is built here without training, by the project's own writers: the backbone (random weights) inside
@@ -9,7 +9,7 @@ bank, as for a trained run), `save_checkpoint` and the run's config.json. Data: 
 (`--data` reuses one, e.g. that of bench/train_throughput.py) and H.264 videos written by `resproto.testing.write_video`.
 
 Figures:
-  resproto_test     test_cli in this process with --eval_batch_size --precision --device: wall time of the command, and the
+  resproto_test     eval_cli in this process with --eval_batch_size --precision --device: wall time of the command, and the
                     frames/s inside `predict_scores` (timed by a wrapper around it; everything else is model loading, the
                     index, readability checks and writing results); default data-loader workers.
   resproto_detect   `detect()` with `FakeScorer(batch_size=--batch)` (detect_cli fixes 64 and has no flag for it), on images
@@ -91,7 +91,7 @@ def main():
     import torch
     import resproto.evaluate
     from resproto.config import RunConfig
-    from resproto.cli import test_cli
+    from resproto.cli import eval_cli
     from resproto.detect import FakeScorer, detect, detect_cli
     from resproto.learner import resolve_device, resolve_precision, resolve_workers
     from resproto.data.run_data import index_for, eval_transforms
@@ -147,7 +147,7 @@ def main():
             '--out', str(work/'test_out')]
     log(f'resproto_test {" ".join(argv)}')
     t = time.perf_counter()
-    try: rc = test_cli(argv)
+    try: rc = eval_cli(argv)
     finally: resproto.evaluate.predict_scores = original
     wall = time.perf_counter() - t
     res = json.loads((work/'test_out'/'results.json').read_text()) if rc == 0 else {}

@@ -69,7 +69,7 @@ def training(dev, tmp, precision):
     from resproto.train.train import train
     root = Path(tmp)/'tr'/'FaceForensics++'
     if not root.exists(): make_ffpp_splits(root, methods=('Deepfakes', 'FaceSwap'), frames=4, size=64)
-    cfg = RunConfig(backbone='resproto-tiny-vit', pretrained=None, data_root=str(root.parent), manipu_types=['Deepfakes', 'FaceSwap'],
+    cfg = RunConfig(backbone='resproto-tiny-vit', pretrained=None, data_root=str(root.parent), methods=['Deepfakes', 'FaceSwap'],
                     test_datasets=['FF++'], batch_size=8, eval_batch_size=16, epochs=3, epochs_before_grp=0, n_prototypes=8,
                     n_clusters=2, lr=1e-3, device=str(dev), precision=precision, num_workers=0,
                     results_dir=str(Path(tmp)/'runs'), run_name=f'gpu-{precision}')

@@ -55,7 +55,7 @@ def main():
         with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(cfg.epochs, cfg.lr)
         print(f'trained {args.epochs} epochs with {len(args.every)} shadow banks in {time.time() - t:.0f} s', file=sys.stderr)
     model = learn.model.eval()
-    records = index_for(replace(cfg, manipu_types=list(SAMPLE_METHODS)), 'FF++', 'test', cfg.test_frames_per_video)
+    records = index_for(replace(cfg, methods=list(SAMPLE_METHODS)), 'FF++', 'test', cfg.test_frames_per_video)
     feats = torch.as_tensor(frame_features(model, FrameDataset(records, eval_transforms(cfg, bb, 'FF++')),
                                            cfg.eval_batch_size, args.device))
     labels = np.array([r.label for r in records]); videos = [r.video for r in records]

@@ -31,7 +31,7 @@ class RunConfig:
     data_root: str = '../DataSets'           # folder holding FaceForensics++/, Celeb-DF-v2/, DFDC/, DF40/ ...
     dataset_roots: dict = field(default_factory=dict)  # per-data-set root overrides, name -> path
     train_dataset: str = 'FF++'
-    manipu_types: list = field(default_factory=lambda: ['Deepfakes', 'Face2Face', 'FaceSwap', 'NeuralTextures'])
+    methods: list = field(default_factory=lambda: ['Deepfakes', 'Face2Face', 'FaceSwap', 'NeuralTextures'])
     compression: str = 'c23'
     val_dataset: str|None = None             # default: train_dataset's val split
     test_datasets: list = field(default_factory=lambda: ['FF++'])
@@ -133,7 +133,8 @@ class RunConfig:
 _TRUE, _FALSE = {'true', '1', 'yes', 'y', 'on'}, {'false', '0', 'no', 'n', 'off'}
 
 def _upgrade(d: dict) -> dict:
-    "A config written before resproto 0.2 (1-based `grp_start_epoch`), read as the run it describes."
+    "A config written by an earlier resproto, read as the run it describes: `manipu_types` (before 0.3), 1-based `grp_start_epoch` (before 0.2)."
+    if 'manipu_types' in d: d = {('methods' if k == 'manipu_types' else k): v for k, v in d.items()}
     if 'grp_start_epoch' not in d: return d
     d = dict(d)
     d.setdefault('epochs_before_grp', max(int(d.pop('grp_start_epoch')) - 1, 0))
@@ -179,7 +180,7 @@ RELEASE_ALIASES = {
     'use_residual': ['--use_Residual'], 'use_rl': ['--use_RL'], 'use_grp': ['--use_GRP'],
     'n_prototypes': ['--pts_num'], 'n_clusters': ['--cluster_param'], 'gamma': ['--gama'],
     'epochs_before_grp': ['--start_epoch'], 'epochs': ['--max_epoch'], 'batch_size': ['--train_batch_size'],
-    'eval_batch_size': ['--test_batch_size'], 'manipu_types': ['--manipu_type'], 'test_datasets': ['--test_dataset'],
+    'eval_batch_size': ['--test_batch_size'], 'methods': ['--manipu_type'], 'test_datasets': ['--test_dataset'],
     'augment': ['--aug_param'], 'distortion': ['--disturb_type'], 'distortion_level': ['--disturb_level'],
 }
 

@@ -46,7 +46,7 @@ def demo_config(data_root, holdout: str = SAMPLE_METHODS[-1], backbone: str = 'r
     "The training `RunConfig` of the demo: every sample method but `holdout`."
     if holdout not in SAMPLE_METHODS: raise DemoError(f"holdout={holdout!r}: choose one of {', '.join(SAMPLE_METHODS)}")
     return RunConfig(backbone=backbone, pretrained=None if _is_random(pretrained) else pretrained, dataset_roots={'FF++': str(data_root)},
-                     train_dataset='FF++', manipu_types=[m for m in SAMPLE_METHODS if m != holdout], test_datasets=['FF++'],
+                     train_dataset='FF++', methods=[m for m in SAMPLE_METHODS if m != holdout], test_datasets=['FF++'],
                      augment='none', num_workers=0, n_prototypes=32, n_clusters=4, epochs_before_grp=1, top_k=16,
                      lr=lr if lr is not None else (2e-3 if _is_random(pretrained) else 1e-5), schedule='one_cycle', batch_size=32, eval_batch_size=128,
                      epochs=epochs, seed=seed, device=device, results_dir=str(out),
@@ -112,14 +112,14 @@ def _run_demo(data, out, backbone, pretrained, epochs, holdout, seed, lr, device
     log(f'sample data: {root} ({size} px frames; built once, then reused)')
     make_sample_dataset(root, size=size, progress=True)
     cfg = demo_config(root, holdout, backbone, pretrained, epochs, seed, out, run_name, lr, device)
-    log(f"training {backbone} on {', '.join(cfg.manipu_types)}; {holdout} is held out")
+    log(f"training {backbone} on {', '.join(cfg.methods)}; {holdout} is held out")
     run_dir = train(cfg, evaluate_tests=False)
-    test_cfg = replace(cfg, manipu_types=list(SAMPLE_METHODS))
+    test_cfg = replace(cfg, methods=list(SAMPLE_METHODS))
     log('evaluating every method on the test split')
     with contextlib.redirect_stdout(io.StringIO()):  # evaluate prints its own long table; the demo prints the short one
         results = evaluate(run_dir, test_cfg, device=resolve_device(cfg.device))
     table = holdout_table(results, holdout)
-    header = f"ResProto-FD demo: {backbone}, trained on {', '.join(cfg.manipu_types)}; {holdout} held out (never seen in training)"
+    header = f"ResProto-FD demo: {backbone}, trained on {', '.join(cfg.methods)}; {holdout} held out (never seen in training)"
     write_text(run_dir/'demo.md', f'{header}\n\n{table}\n')
     if umap: log(f'prototype bank UMAP: {plot_demo_bank(run_dir, test_cfg, holdout, seed=seed)}')
     log(f'\n{header}\n\n{table}\n\nrun directory: {run_dir}  ({time.time() - start:.0f} s)')

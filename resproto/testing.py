@@ -34,8 +34,8 @@ def tiny_datasets(root, size=64, frames=2, methods=('Deepfakes', 'FaceSwap')):
     from resproto.data.dataset import FrameDataset, make_transforms
     make_ffpp_splits(root, methods=methods, frames=frames, size=size)
     mean, std = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
-    train = FrameDataset(build_index('FF++', root, 'train', manipu_types=list(methods)), make_transforms(mean, std, 64, train=True))
-    val = FrameDataset(build_index('FF++', root, 'val', manipu_types=list(methods)), make_transforms(mean, std, 64))
+    train = FrameDataset(build_index('FF++', root, 'train', methods=list(methods)), make_transforms(mean, std, 64, train=True))
+    val = FrameDataset(build_index('FF++', root, 'val', methods=list(methods)), make_transforms(mean, std, 64))
     return train, val
 
 # %% ../nbs/97_testing.ipynb #0543731a

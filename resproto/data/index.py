@@ -68,14 +68,14 @@ def _warn_unlisted_ff(root: Path, compression: str, methods) -> None:
         warn_layout(f"FF++ {compression}: {len(unlisted)} frame folders on disk are in no split ({'/'.join(SPLITS)}) and were not used "
               f"(e.g. {unlisted[0].relative_to(root).as_posix()}): list their pairs in {root/'splits'}/<split>.json to use them")
 
-@register_index('FF++', 'FaceForensics++', 'FF', layout=FF_LAYOUT, folder='FaceForensics++', run_options=('compression', 'manipu_types'),
+@register_index('FF++', 'FaceForensics++', 'FF', layout=FF_LAYOUT, folder='FaceForensics++', run_options=('compression', 'methods'),
                 resize='whole')
-def ffpp_index(root: Path, split: str, compression: str = 'c23', manipu_types=FF_METHODS, split_file=None) -> list[Record]:
+def ffpp_index(root: Path, split: str, compression: str = 'c23', methods=FF_METHODS, split_file=None) -> list[Record]:
     "FaceForensics++: reals `a`, `b` and fakes `a_b`, `b_a` of each split pair, for the chosen methods and compression."
     compression, = _choices(compression, FF_COMPRESSIONS, 'FF++ compression')
     # other method folders in the same layout (e.g. the embedded demo data's) are accepted too
     present = [m for m in _subfolders(root/'manipulated_sequences') if m not in FF_ALL_METHODS]
-    methods = _choices(manipu_types, FF_ALL_METHODS + tuple(present), 'FF++ manipulation')
+    methods = _choices(methods, FF_ALL_METHODS + tuple(present), 'FF++ manipulation')
     if not any((root/top).is_dir() for top in ('original_sequences', 'manipulated_sequences')):
         raise DatasetLayoutError(f"FF++ root {root} has no original_sequences/ or manipulated_sequences/: expected {FF_LAYOUT}")
     pairs = ff_split_pairs(split, root, split_file)

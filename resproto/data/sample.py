@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['FACE_PHOTOS', 'BLEND_RECIPES', 'SAMPLE_METHODS', 'SAMPLE_VERSION', 'SAMPLE_SPLITS', 'SampleDataError', 'FacePhoto',
-           'VideoStyle', 'Face', 'render_frame', 'to_uint8', 'jpeg', 'face_mask', 'soften', 'recolour', 'misalign',
+           'VideoStyle', 'FacePlace', 'render_frame', 'to_uint8', 'jpeg', 'face_mask', 'soften', 'recolour', 'misalign',
            'resample', 'self_blend', 'sample_pairs', 'default_sample_root', 'make_sample_dataset']
 
 # %% ../../nbs/13_sample.ipynb #6527bfda
@@ -63,7 +63,7 @@ class VideoStyle(NamedTuple):
                    gains=rng.uniform(0.92, 1.08, 3), quality=int(rng.integers(85, 96)), drift=rng.normal(0, 0.01, 2),
                    spin=rng.normal(0, 0.6))
 
-class Face(NamedTuple):
+class FacePlace(NamedTuple):
     "Where the face is in a frame: centre and radius, in frame pixels."
     x: float
     y: float
@@ -72,8 +72,8 @@ class Face(NamedTuple):
 def _rng(seed: int, *keys: int): return np.random.default_rng(np.random.SeedSequence([seed, *keys]))
 
 # %% ../../nbs/13_sample.ipynb #d4c1bcc0
-def render_frame(photo: np.ndarray, box: tuple, style: VideoStyle, t: int, size: int, rng) -> tuple[np.ndarray, Face]:
-    "Frame `t` (float32, size x size x 3, in [0, 1]) of a video of `photo` in `style`, and its `Face`."
+def render_frame(photo: np.ndarray, box: tuple, style: VideoStyle, t: int, size: int, rng) -> tuple[np.ndarray, FacePlace]:
+    "Frame `t` (float32, size x size x 3, in [0, 1]) of a video of `photo` in `style`, and its `FacePlace`."
     x, y, w, h = box
     side, centre = max(w, h), np.array([x + w / 2, y + h / 2])
     crop_centre = centre + side * (style.offset + style.drift * t + rng.normal(0, 0.006, 2))
@@ -87,7 +87,7 @@ def render_frame(photo: np.ndarray, box: tuple, style: VideoStyle, t: int, size:
     frame = cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
     frame = np.clip(((frame - 0.5) * style.contrast + 0.5 + style.brightness) * style.gains, 0, 1).astype(np.float32)
     u, v = cv2.invertAffineTransform(to_photo) @ np.array([*centre, 1.])
-    return frame, Face(u / 2, v / 2, side / 2 / pixel / 2)
+    return frame, FacePlace(u / 2, v / 2, side / 2 / pixel / 2)
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
     "A float image in [0, 1] as uint8, rounded and clipped."
@@ -100,7 +100,7 @@ def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
     with Image.open(buffer) as decoded: return np.asarray(decoded.convert('RGB'))
 
 # %% ../../nbs/13_sample.ipynb #432db4ce
-def face_mask(size: int, face: Face, rng, shape: str = 'ellipse') -> np.ndarray:
+def face_mask(size: int, face: FacePlace, rng, shape: str = 'ellipse') -> np.ndarray:
     "A hard float32 face mask (0 or 1: OpenCV ignores LINE_AA on float images; `soften` blurs the edge): a jittered `ellipse` or the convex `hull` of points around one."
     x, y, r = face
     half_width, half_height = r * rng.uniform(0.7, 0.9), r * rng.uniform(0.85, 1.1)
@@ -164,7 +164,7 @@ def _hard_edge(frame, face, rng):
 BLEND_RECIPES = {'BlendEllipse': _blend_ellipse, 'ColorShift': _color_shift, 'Resample': _resample, 'HardEdge': _hard_edge}
 SAMPLE_METHODS = tuple(BLEND_RECIPES)
 
-def self_blend(frame: np.ndarray, face: Face, method: str, rng) -> tuple[np.ndarray, np.ndarray]:
+def self_blend(frame: np.ndarray, face: FacePlace, method: str, rng) -> tuple[np.ndarray, np.ndarray]:
     "A self-blended fake of `frame` (float, in [0, 1]) by `method`, and the blending mask (float, 1/255 steps)."
     if method not in BLEND_RECIPES:
         raise SampleDataError(f"unknown sample method {method!r}: use {', '.join(BLEND_RECIPES)}")
