@@ -73,7 +73,7 @@ def holdout_table(results: dict, holdout: str, methods=SAMPLE_METHODS, dataset: 
 # %% ../nbs/14_demo.ipynb #933b7b49
 def plot_demo_bank(run_dir, cfg: RunConfig, holdout: str, path=None, seed: int = 0):
     "Save the UMAP of the run's best bank and its test features (all methods) to `path` (default run_dir/prototypes_umap.png)."
-    from resproto.viz import plot_prototype_umap  # imported here: it pulls in matplotlib and scikit-learn's PCA
+    from resproto.viz.bank import plot_prototype_umap  # imported here: it pulls in matplotlib and scikit-learn's PCA
     model, bank, _, bb = load_model(run_dir)
     records = index_for(cfg, 'FF++', 'test', cfg.test_frames_per_video)
     features = frame_features(model, FrameDataset(records, eval_transforms(cfg, bb, 'FF++')), cfg.eval_batch_size)

@@ -97,7 +97,7 @@ def test_views(page, name: str, view: str, hover_panel: str, detail_panel: str, 
 def report_checks(browser, run: Path, tmp: Path, shots: Path, n: int, k: int):
     out = tmp/'viz'
     start = time.time()
-    cmd = [sys.executable, '-c', 'import sys; from resproto.viz import viz_cli; sys.exit(viz_cli())', str(run), '--html', '--out', str(out),
+    cmd = [sys.executable, '-c', 'import sys; from resproto.viz.report import viz_cli; sys.exit(viz_cli())', str(run), '--html', '--out', str(out),
            '--n_features', str(n)]
     r = subprocess.run(cmd, capture_output=True, text=True)
     page_file = out/'report.html'
@@ -119,7 +119,7 @@ def report_checks(browser, run: Path, tmp: Path, shots: Path, n: int, k: int):
 KERNEL_IDLE = """() => { const w = window.jupyterapp.shell.currentWidget, k = w && w.sessionContext && w.sessionContext.session &&
                                    w.sessionContext.session.kernel; return k && k.status === 'idle'; }"""
 
-NOTEBOOK = """from resproto.explorer import Explorer
+NOTEBOOK = """from resproto.viz.explorer import Explorer
 Explorer({run!r}, n={n}, k={k})"""
 
 def lab_checks(browser, run: Path, tmp: Path, shots: Path, n: int, k: int):
