@@ -116,7 +116,7 @@ def run_decay(run_dir) -> tuple[float|None, str|None]:
 
 def _bank_snapshots(banks) -> tuple[list, list[str], float|None, str|None]:
     if isinstance(banks, (str, Path)):
-        from resproto.run import load_tensors
+        from resproto.rundir import load_tensors
         run_dir = Path(banks)
         files = sorted((run_dir/'banks').glob('epoch_*.safetensors'))
         if not files: raise VizError(f'{run_dir} has no banks/epoch_*.safetensors: train with use_grp to get bank snapshots')

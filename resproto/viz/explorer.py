@@ -31,7 +31,7 @@ from .features import prototype_neighbours, deciding_prototypes, default_dataset
 # %% ../../nbs/20_explorer.ipynb #43249edf
 def explorer_frames(run_dir, cfg, split: str = 'test', dataset: str|None = None, n: int|None = 1000, seed: int = 0) -> tuple[list, str]:
     "A seeded sample of at most `n` frames in index order (the test frames evaluated last, from scores.csv, else the split's index), and their data set."
-    from resproto.run import index_for
+    from resproto.data.run_data import index_for
     from resproto.data.index import Record
     if n is not None and (isinstance(n, bool) or n < 1): raise VizError(f'n={n!r}: show at least one frame, or None for all')
     scores = read_scores(Path(run_dir)) if split == 'test' else None
@@ -107,7 +107,7 @@ def _write_cache(path: Path, key: str, **arrays):
 
 def _snapshots(run_dir: Path, bank: PrototypeBank) -> tuple[list, list, list]:
     "The banks of banks/epoch_*.safetensors that stored prototypes, built like `bank`; their titles; the files read."
-    from resproto.run import load_tensors, load_state
+    from resproto.rundir import load_tensors, load_state
     files, banks, titles = sorted((run_dir/'banks').glob('epoch_*.safetensors')), [], []
     for f in files:
         b = copy.deepcopy(bank)
@@ -120,7 +120,9 @@ def explorer_data(run_dir, n: int|None = 1000, split: str = 'test', dataset: str
                   projection: str = 'umap', seed: int = 0, n_neighbors: int = 15, device='cpu', batch_size: int = 64,
                   cache: bool = True) -> ExplorerData:
     "A run's checkpoint and bank snapshots, the features of a sample of its frames, and one projection of all (cached in RUN/viz/cache)."
-    from resproto.run import load_model, eval_transforms, frame_features
+    from resproto.rundir import load_model
+    from resproto.data.run_data import eval_transforms
+    from resproto.evaluate import frame_features
     from resproto.data.dataset import FrameDataset
     if projection not in PROJECTIONS: raise VizError(f"projection={projection!r}: use one of {', '.join(PROJECTIONS)}")
     run_dir = Path(run_dir)

@@ -39,8 +39,9 @@ def default_dataset(cfg, split: str) -> str:
 
 def loaded_features(loaded, split: str = 'test', dataset: str|None = None, n: int|None = 256, device='cpu', seed: int = 0,
               batch_size: int = 64) -> RunFeatures:
-    "`features_for` on what `resproto.run.load_model` returned (model, bank, config, backbone)."
-    from resproto.run import index_for, frame_features, eval_transforms
+    "`features_for` on what `resproto.rundir.load_model` returned (model, bank, config, backbone)."
+    from resproto.data.run_data import index_for, eval_transforms
+    from resproto.evaluate import frame_features
     from resproto.data.dataset import FrameDataset
     model, bank, cfg, bb = loaded
     dataset = dataset or default_dataset(cfg, split)
@@ -53,7 +54,7 @@ def loaded_features(loaded, split: str = 'test', dataset: str|None = None, n: in
 def features_for(run_dir, split: str = 'test', dataset: str|None = None, n: int|None = 256, which: str = 'best',
                  device='cpu', seed: int = 0, batch_size: int = 64) -> RunFeatures:
     "Features of (a seeded sample of `n`) frames of a split of a run's data set, with their records, bank and model."
-    from resproto.run import load_model
+    from resproto.rundir import load_model
     if n is not None and (isinstance(n, bool) or n < 1): raise VizError(f'n={n!r}: ask for at least one frame, or None for all')
     return loaded_features(load_model(run_dir, which, device=device), split, dataset, n, device, seed, batch_size)
 

@@ -39,7 +39,7 @@ def _results(run_dir: Path) -> dict|None:
 
 def _figures(run_dir: Path, cfg, projection: str, n_features: int, device, say):
     "Yield (file name, title, figure-making function) for what the run's files allow; `say` what is missing."
-    from resproto.run import load_model, load_tensors
+    from resproto.rundir import load_model, load_tensors
     ckpt, snapshots = _checkpoint(run_dir), sorted((run_dir/'banks').glob('epoch_*.safetensors'))
     if ckpt is None and not snapshots:
         raise VizError(f'{run_dir} has no checkpoints/*.safetensors and no banks/epoch_*.safetensors, so no prototypes to draw: '
