@@ -67,7 +67,7 @@ def test_cli(argv=None):
         if not (d/'config.json').is_file(): raise UserError(f"{d} is not a run directory (no config.json): pass --run RUN_DIR")
         cfg = config_from_args(args, RunConfig.from_json(d/'config.json'))
         _setup_distributed(cfg.device)  # the process group lives on after the Accelerator object
-        from resproto.learner import resolve_device
+        from resproto.devices import resolve_device
         evaluate(d, cfg, which=args.which, device=resolve_device(cfg.device), out_dir=args.out)
     return run_cli(run, 'resproto_test')
 

@@ -20,7 +20,7 @@ from .clip import BackboneError, check_pretrained
 from .config import RunConfig
 from .data.dataset import FrameDataset
 from .data.sample import make_sample_dataset, default_sample_root, SAMPLE_METHODS
-from .learner import resolve_device
+from .devices import resolve_device
 from .run import train, evaluate, load_model, index_for, frame_features, eval_transforms
 from .core import UserError, atomic_write, write_text, run_cli
 

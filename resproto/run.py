@@ -32,8 +32,11 @@ from .metrics import frame_metrics, video_metrics, metrics_table
 from .data.index import INDEX_BUILDERS, build_index, dataset_folder, find_index_builder, index_builder
 from .data.dataset import FrameDataset, make_transforms, check_readable, unreadable_rows
 from .data.distortions import Distortion, all_distortions
-from .learner import (build_learner, resolve_workers, loader_options, per_rank_batch, broadcast_object, mean_over_ranks, check_same_records, fake_scores, gather_objects, rank, world_size, dist_on, unwrap, shard_indices,
-                              resolve_device, resolve_precision, seed_everything)
+from .prototypes import fake_scores
+from .devices import resolve_device, resolve_precision, resolve_workers, loader_options, seed_everything
+from .train.dist import per_rank_batch, broadcast_object, mean_over_ranks, check_same_records, gather_objects, rank, world_size, dist_on, unwrap
+from .data.samplers import shard_indices
+from .train.learner import build_learner
 
 # %% ../nbs/10_run.ipynb #f9ed29bf
 class CheckpointError(UserError):
