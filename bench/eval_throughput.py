@@ -93,7 +93,7 @@ def main():
     from resproto.config import RunConfig
     from resproto.cli import eval_cli
     from resproto.detect import FakeScorer, detect, detect_cli
-    from resproto.learner import resolve_device, resolve_precision, resolve_workers
+    from resproto.devices import resolve_device, resolve_precision, resolve_workers
     from resproto.data.run_data import index_for, eval_transforms
     from resproto.data.dataset import FrameDataset
     import synth_data

@@ -23,7 +23,8 @@ def rel(a, b):
 def exactness(dev, tmp):
     import torch
     from resproto.config import RunConfig
-    from resproto.learner import build_learner, grp_step
+    from resproto.train.learner import build_learner
+    from resproto.train.callbacks import grp_step
     from resproto.testing import tiny_datasets, reference_step
     train_ds, val_ds = tiny_datasets(Path(tmp)/'ex'/'FaceForensics++')
     cfg = RunConfig(backbone='resproto-tiny-vit', pretrained=None, batch_size=8, eval_batch_size=16, epochs=1, epochs_before_grp=0,

@@ -32,7 +32,9 @@ def main():
     from resproto.data.sample import make_sample_dataset, default_sample_root, SAMPLE_METHODS
     from resproto.demo import demo_config
     from resproto.evaluate import frame_features
-    from resproto.learner import build_learner, seed_everything, GRPCallback
+    from resproto.devices import seed_everything
+    from resproto.train.learner import build_learner
+    from resproto.train.callbacks import GRPCallback
     from resproto.metrics import frame_metrics, video_metrics
     from resproto.prototypes import PrototypeBank
     from resproto.data.run_data import run_indexes, run_datasets, index_for, eval_transforms

@@ -38,7 +38,8 @@ def setup(args):
     from resproto.clip import load_backbone, ResidualCLIP
     from resproto.losses import RLLoss
     from resproto.prototypes import PrototypeBank
-    from resproto.learner import PredLoss, grp_step
+    from resproto.train.learner import PredLoss
+    from resproto.train.callbacks import grp_step
     torch.manual_seed(0)
     dev = torch.device(args.device)
     bb = load_backbone(args.backbone, None, device=dev)

@@ -124,7 +124,7 @@ def plain_step_flops_and_time(torch, learn, dev, dtype, batch, image_size, steps
 def loader_diagnostics(torch, learn, dev, worker_counts, batches):
     "Per-image costs in this process, the host-to-device copy of a batch, and the training loader alone at several worker counts."
     from resproto.data.dataset import _read_rgb
-    from resproto.learner import train_loader
+    from resproto.data.samplers import train_loader
     ds, cfg = learn.dls.train.dataset, learn.cfg
     idx = torch.randperm(len(ds))[:min(200, len(ds))].tolist()
     out = {}
@@ -178,13 +178,13 @@ def main():
     import torch
     from fastai.learner import defaults
     from resproto.config import RunConfig
-    from resproto.learner import resolve_device, resolve_precision, resolve_workers
+    from resproto.devices import resolve_device, resolve_precision, resolve_workers
     from resproto.train.train import train
-    import resproto.learner
+    import resproto.data.samplers
     import synth_data
     if args.loader == '0.2.0':  # the loader before resproto 0.3: min(4, CPUs) workers, no pinned memory, default prefetch
         if args.num_workers is None: args.num_workers = min(4, len(os.sched_getaffinity(0)))
-        resproto.learner.loader_options = lambda workers, device=None: dict(num_workers=workers, **(dict(persistent_workers=True) if workers > 0 else {}))
+        resproto.data.samplers.loader_options = lambda workers, device=None: dict(num_workers=workers, **(dict(persistent_workers=True) if workers > 0 else {}))
     # the data first: its writer forks a process pool, before this process initialises CUDA
     tmp = tempfile.TemporaryDirectory(prefix='train_throughput_')
     data_root = Path(args.data or Path(tmp.name)/'data')

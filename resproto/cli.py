@@ -66,7 +66,7 @@ def eval_cli(argv=None):
         d = Path(args.run)
         cfg = config_from_args(args, RunDir(d).config(fix='pass --run RUN_DIR'))
         _setup_distributed(cfg.device)  # the process group lives on after the Accelerator object
-        from resproto.learner import resolve_device
+        from resproto.devices import resolve_device
         evaluate(d, cfg, which=args.which, device=resolve_device(cfg.device), out_dir=args.out)
     return run_cli(run, 'resproto_test')
 

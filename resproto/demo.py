@@ -20,7 +20,7 @@ from .clip import BackboneError, check_pretrained
 from .config import RunConfig
 from .data.dataset import FrameDataset
 from .data.sample import make_sample_dataset, default_sample_root, SAMPLE_METHODS
-from .learner import resolve_device
+from .devices import resolve_device
 from .train.train import train
 from .evaluate import evaluate, frame_features
 from .rundir import load_model

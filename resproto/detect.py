@@ -18,7 +18,8 @@ from PIL import Image, ImageOps
 
 from .data.index import IMAGE_SUFFIXES
 from .faces import Face, crop_face, detect_faces, largest_face, resolve_detector
-from .learner import fake_scores, resolve_device
+from .prototypes import fake_scores
+from .devices import resolve_device
 from .metrics import REDUCTIONS
 from .preprocess import VIDEO_SUFFIXES, VideoReadError, check_output_dir, count_frames, evenly_spaced, sample_frames
 from .rundir import load_model, run_of_checkpoint

@@ -21,8 +21,10 @@ from .rundir import RunDir
 from .data.run_data import index_for, eval_transforms
 from .data.dataset import FrameDataset, check_readable, unreadable_rows
 from .data.distortions import Distortion, all_distortions
-from .learner import (resolve_workers, loader_options, fake_scores, gather_objects, rank, world_size, shard_indices,
-                              resolve_device, resolve_precision)
+from .devices import resolve_workers, loader_options, resolve_device, resolve_precision
+from .prototypes import fake_scores
+from .train.dist import gather_objects, rank, world_size
+from .data.samplers import shard_indices
 
 # %% ../nbs/10b_evaluate.ipynb #3db14c8d
 @torch.no_grad()

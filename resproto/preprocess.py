@@ -245,7 +245,7 @@ def _work(*args, **kwargs) -> dict:
 def _resolve_device(device: str, detector: str) -> str:
     "The detector's device: the CPU for the Haar cascade, else `device` resolved as training does (a missing GPU is one line)."
     if detector == 'haar': return 'cpu'
-    from resproto.learner import resolve_device  # here: the training stack is loaded only when a GPU detector needs it
+    from resproto.devices import resolve_device  # here: torch is loaded only when a GPU detector needs it
     return str(resolve_device(device))
 
 # %% ../nbs/16_preprocess.ipynb #b366ab39

@@ -122,6 +122,7 @@ def distortion_code(kind: str) -> str:
                               f"or {', '.join(ALIASES)}")
     return code
 
+# %% ../../nbs/07_distortions.ipynb #faaddab8
 def _check_level(level) -> int:
     if isinstance(level, bool) or not isinstance(level, (int, np.integer)) or not 0 <= level <= 5:
         raise DistortionError(f"distortion level {level!r} is not valid: use an integer 0 (none) to 5 (strongest)")

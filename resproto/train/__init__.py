@@ -1,0 +1,1 @@
+"""Training: distributed helpers, the fastai callbacks and the Learner."""

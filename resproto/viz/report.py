@@ -131,7 +131,7 @@ def write_report(run_dir, out=None, projection: str = 'umap', n_features: int = 
                  html: bool = False) -> Path:
     "Write every figure a run directory allows (PNG) and `report.md` linking them with its results table; with `html`, `report.html` too."
     from resproto.config import RunConfig, ConfigError
-    from resproto.learner import resolve_device
+    from resproto.devices import resolve_device
     run_dir = Path(run_dir)
     if not (run_dir/'config.json').is_file():
         raise FileNotFoundError(f'{run_dir} is not a run directory (no config.json): point to a folder that resproto_train wrote')
