@@ -12,7 +12,7 @@ sidebar present), with screenshots in _docs/screenshots/. `nbdev_docs` still bui
 One line per notebook, `test: ok NAME (12 s)` or `test: FAILED NAME`, and a last line `N passed, N failed`.
 
   python tools/nbtest.py                        # all notebooks, two at a time, docs in _docs/html/
-  python tools/nbtest.py --path nbs/03_metrics.ipynb nbs/01_losses.ipynb --no_docs
+  python tools/nbtest.py --path nbs/03_metrics.ipynb nbs/01_model_losses.ipynb --no_docs
 """
 import argparse, functools, html, json, os, re, shutil, subprocess, sys, time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NBS, DOCS = ROOT / 'nbs', ROOT / '_docs'
 HTML = DOCS / 'html'
 MATHJAX = 'mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe'
-BROWSER_PAGES = ('index', 'losses', 'metrics', 'learner', 'tutorials/explore_prototypes')  # checked when Chromium exists
+BROWSER_PAGES = ('index', 'model_losses', 'metrics', 'train_learner', 'tutorials/explore_prototypes')  # checked when Chromium exists
 
 def notebooks(paths=()):
     "The notebooks nbdev_test would test (or those named), in order."
@@ -241,7 +241,7 @@ def browser_checks(pages):
     for name in pages:
         page = HTML / (name + '.html')
         if not page.exists(): page = HTML / _page_of(name)
-        if not page.exists(): continue
+        if not page.exists(): results.append((name, False, f'no page {name}.html was rendered: BROWSER_PAGES names a page that is gone')); continue
         args = [chrome, '--headless', '--no-sandbox', '--disable-gpu', '--hide-scrollbars', '--virtual-time-budget=8000']
         url = page.resolve().as_uri()
         try:
