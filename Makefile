@@ -21,7 +21,7 @@ TORCH_INDEX ?=
 export HF_HUB_OFFLINE ?= 1
 export MPLBACKEND ?= Agg
 
-.PHONY: install demo test browser-test check lab docs export clean where
+.PHONY: install demo test browser-test check lab docs export clean where outputs
 
 where:
 	@echo "resproto: Python environment $(ENV)/ ($$($(PY) --version 2>/dev/null || echo 'not made yet: make install'))"
@@ -62,6 +62,12 @@ test: install
 browser-test: install
 	@[ -d runs/demo ] || { echo "browser-test: runs/demo is missing: make demo first"; exit 1; }
 	@$(PY) tools/browser_test.py runs/demo; rc=$$?; if [ $$rc -eq 77 ]; then echo "browser: skipped"; exit 0; fi; exit $$rc
+
+# The figure notebooks and the tutorial are committed with their outputs, so that they read on GitHub: run this after
+# changing one of them (the tests run them again either way; this only writes the outputs back).
+FIGURE_NOTEBOOKS = nbs/07_distortions.ipynb nbs/18_viz_bank.ipynb nbs/18b_viz_eval.ipynb nbs/19_viz_report.ipynb nbs/tutorials/explore_prototypes.ipynb
+outputs: install
+	$(PY) tools/nbtest.py --no_docs --save_outputs --n_workers 1 --path $(FIGURE_NOTEBOOKS)
 
 # What CI checks besides the tests: the package is the notebooks' export, the notebooks are clean, the README is the
 # index notebook's, and the package passes the linter (ruff.toml).

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Evaluation throughput of the console scripts' own paths, side by side in one run: frames per second of
-`resproto_test` (`resproto.cli.eval_cli`: load the run, score the FF++ test split through the prototype bank, write
+`resproto_test` (`resproto.apps.cli.eval_cli`: load the run, score the FF++ test split through the prototype bank, write
 results and scores) and of `resproto_detect --detector none` on face-crop images and on face-crop videos.
 
 The run directory is built here without training, by the project's own writers: the backbone (random weights) inside
@@ -35,8 +35,8 @@ def build_run(run_dir, cfg, dev):
     "A run directory (config.json, checkpoints/best.safetensors) of an untrained model with a full prototype bank."
     import torch
     from dataclasses import replace
-    from resproto.clip import load_backbone, ResidualCLIP
-    from resproto.prototypes import PrototypeBank
+    from resproto.model.clip import load_backbone, ResidualCLIP
+    from resproto.model.prototypes import PrototypeBank
     from resproto.train.train import save_checkpoint
     bb = load_backbone(cfg.backbone, cfg.pretrained, device=dev, quick_gelu=cfg.quick_gelu)
     cfg = replace(cfg, quick_gelu=str(bb.quick_gelu).lower())  # as train() records what it built
@@ -91,8 +91,8 @@ def main():
     import torch
     import resproto.evaluate
     from resproto.config import RunConfig
-    from resproto.cli import eval_cli
-    from resproto.detect import FakeScorer, detect, detect_cli
+    from resproto.apps.cli import eval_cli
+    from resproto.apps.detect import FakeScorer, detect, detect_cli
     from resproto.devices import resolve_device, resolve_precision, resolve_workers
     from resproto.data.run_data import index_for, eval_transforms
     from resproto.data.dataset import FrameDataset

@@ -27,16 +27,16 @@ def main():
     os.environ.setdefault('HF_HUB_OFFLINE', '1')
     import numpy as np, torch, torch.nn.functional as F
     from dataclasses import replace
-    from resproto.clip import load_backbone
+    from resproto.model.clip import load_backbone
     from resproto.data.dataset import FrameDataset
     from resproto.data.sample import make_sample_dataset, default_sample_root, SAMPLE_METHODS
-    from resproto.demo import demo_config
+    from resproto.apps.demo import demo_config
     from resproto.evaluate import frame_features
     from resproto.devices import seed_everything
     from resproto.train.learner import build_learner
     from resproto.train.callbacks import GRPCallback
     from resproto.metrics import frame_metrics, video_metrics
-    from resproto.prototypes import PrototypeBank
+    from resproto.model.prototypes import PrototypeBank
     from resproto.data.run_data import run_indexes, run_datasets, index_for, eval_transforms
     holdout = SAMPLE_METHODS[-1]
     root = default_sample_root(64); make_sample_dataset(root, size=64)

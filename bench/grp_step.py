@@ -35,9 +35,9 @@ def _status_mb(key):
 
 def setup(args):
     import torch
-    from resproto.clip import load_backbone, ResidualCLIP
-    from resproto.losses import RLLoss
-    from resproto.prototypes import PrototypeBank
+    from resproto.model.clip import load_backbone, ResidualCLIP
+    from resproto.model.losses import RLLoss
+    from resproto.model.prototypes import PrototypeBank
     from resproto.train.learner import PredLoss
     from resproto.train.callbacks import grp_step
     torch.manual_seed(0)

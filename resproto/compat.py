@@ -16,12 +16,12 @@ SPLIT_MODULES = {
         **dict.fromkeys(['frame_features', 'predict_scores', 'evaluate', 'distortions_for'], 'resproto.evaluate'),
     },
     'resproto.learner': {
-        **dict.fromkeys(['resolve_device', 'resolve_precision', 'resolve_workers', 'loader_options', 'seed_everything'], 'resproto.devices'),
-        **dict.fromkeys(['dist_on', 'rank', 'world_size', 'gather_objects', 'broadcast_object', 'mean_over_ranks', 'unwrap', 'check_same_records', 'all_reduce_mean', 'per_rank_batch'], 'resproto.train.dist'),
+        **dict.fromkeys(['resolve_device', 'resolve_precision', 'resolve_workers', 'loader_options', 'seed_everything', 'dist_on', 'rank', 'world_size', 'per_rank_batch'], 'resproto.devices'),
+        **dict.fromkeys(['gather_objects', 'broadcast_object', 'mean_over_ranks', 'unwrap', 'check_same_records', 'all_reduce_mean'], 'resproto.train.dist'),
         **dict.fromkeys(['ShuffledBatchSampler', 'ShardedBatchSampler', 'shard_indices', 'train_loader', 'eval_loader'], 'resproto.data.samplers'),
         **dict.fromkeys(['ResidualLabels', 'grp_step', 'GRPCallback', 'BankSync', 'ValidationScores', 'ValMetric', 'EpochSeeds'], 'resproto.train.callbacks'),
         **dict.fromkeys(['PredLoss', 'make_loss', 'build_learner'], 'resproto.train.learner'),
-        **dict.fromkeys(['fake_scores'], 'resproto.prototypes'),
+        **dict.fromkeys(['fake_scores'], 'resproto.model.prototypes'),
     },
     'resproto.viz_report': {
         **dict.fromkeys(['RunFeatures', 'default_dataset', 'features_for', 'prototype_neighbours', 'nearest_prototypes', 'nearest_frames', 'deciding_prototypes'], 'resproto.viz.features'),
@@ -31,12 +31,16 @@ SPLIT_MODULES = {
 }  # an old module whose names went to several modules: name -> new module
 
 MOVED_MODULES = {
-    'resproto.viz_eval': 'resproto.viz.eval',
-    'resproto.explorer': 'resproto.viz.explorer',
+    'resproto.clip': 'resproto.model.clip', 'resproto.losses': 'resproto.model.losses', 'resproto.prototypes': 'resproto.model.prototypes',
+    'resproto.faces': 'resproto.data.faces',
+    'resproto.cli': 'resproto.apps.cli', 'resproto.demo': 'resproto.apps.demo', 'resproto.detect': 'resproto.apps.detect',
+    'resproto.preprocess': 'resproto.apps.preprocess',
+    'resproto.viz_eval': 'resproto.viz.eval', 'resproto.explorer': 'resproto.viz.explorer',
 }  # an old module that moved whole: old path -> new path
 
 RENAMED = {
     ('resproto.viz_report', 'report_cli'): ('resproto.viz.report', 'viz_cli'),
+    ('resproto.cli', 'test_cli'): ('resproto.apps.cli', 'eval_cli'),
 }  # (old module, old name) -> (new module, new name)
 
 # %% ../nbs/98_compat.ipynb #85d4de68

@@ -22,8 +22,9 @@ from .data.run_data import index_for, eval_transforms
 from .data.dataset import FrameDataset, check_readable, unreadable_rows
 from .data.distortions import Distortion, all_distortions
 from .devices import resolve_workers, loader_options, resolve_device, resolve_precision
-from .prototypes import fake_scores
-from .train.dist import gather_objects, rank, world_size
+from .model.prototypes import fake_scores
+from .devices import rank, world_size
+from .train.dist import gather_objects
 from .data.samplers import shard_indices
 
 # %% ../nbs/10b_evaluate.ipynb #3db14c8d

@@ -17,9 +17,9 @@ from safetensors import SafetensorError
 from safetensors.torch import save_file, load_file, safe_open
 
 from .core import UserError, atomic_write, write_text, clean_temporaries
-from .clip import Backbone, load_backbone, ResidualCLIP
+from .model.clip import Backbone, load_backbone, ResidualCLIP
 from .config import RunConfig
-from .prototypes import PrototypeBank
+from .model.prototypes import PrototypeBank
 
 # %% ../nbs/10a_rundir.ipynb #e40c2e2d
 class RunDirError(UserError, FileNotFoundError):

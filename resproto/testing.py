@@ -4,9 +4,10 @@
 
 # %% auto #0
 __all__ = ['FACE_CENTRES', 'tiny_datasets', 'reference_step', 'write_video', 'moving_face_frames', 'sample_photos',
-           'KillAfterEpoch', 'main', 'TINY_FF_SPLITS', 'frame_color', 'write_frames', 'write_masks', 'make_ffpp_tree',
-           'make_dfd_tree', 'make_ffpp_splits', 'make_celebdf_tree', 'make_dfdc_tree', 'make_dfdcp_tree',
-           'make_deepfakebench_tree', 'make_csv_tree', 'make_folder_tree', 'write_corrupt_images']
+           'KillAfterEpoch', 'main', 'module_name', 'imports_of', 'import_problems', 'TINY_FF_SPLITS', 'frame_color',
+           'write_frames', 'write_masks', 'make_ffpp_tree', 'make_dfd_tree', 'make_ffpp_splits', 'make_celebdf_tree',
+           'make_dfdc_tree', 'make_dfdcp_tree', 'make_deepfakebench_tree', 'make_csv_tree', 'make_folder_tree',
+           'write_corrupt_images']
 
 # %% ../nbs/97_testing.ipynb #956ec42e
 import os, signal, sys, copy
@@ -104,7 +105,7 @@ def main(argv=None) -> int:
         print('usage: python -m resproto.testing kill_after_epoch N [--] [resproto_train flags]', file=sys.stderr)
         return 2
     flags = argv[3:] if argv[2:3] == ['--'] else argv[2:]
-    from resproto.cli import train_cli
+    from resproto.apps.cli import train_cli
     saved = defaults.callbacks
     defaults.callbacks = [*saved, KillAfterEpoch(int(argv[1]))]
     try: return train_cli(flags)
@@ -113,3 +114,40 @@ def main(argv=None) -> int:
 # %% ../nbs/97_testing.ipynb #b98d42be
 #| eval: false
 if __name__ == '__main__' and 'ipykernel' not in sys.modules: sys.exit(main())
+
+# %% ../nbs/97_testing.ipynb #89f0fa32
+import ast
+
+def module_name(f: Path, pkg: Path) -> str:
+    "The dotted name of the module in file `f` of the package at `pkg`."
+    parts = f.relative_to(pkg.parent).with_suffix('').parts
+    return '.'.join(parts[:-1] if parts[-1] == '__init__' else parts)
+
+def imports_of(name: str, f: Path, modules) -> list[tuple[str, list]]:
+    "(module, names taken from it) for every import in `f`, at any depth, as absolute module names."
+    found = []
+    for node in ast.walk(ast.parse(f.read_text())):
+        if isinstance(node, ast.Import): found += [(a.name, []) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = name.split('.') if f.name == '__init__.py' else name.split('.')[:-1]
+            mod = '.'.join(base[:len(base) - node.level + 1] + [node.module or ''] if node.level else [node.module]).strip('.')
+            names = [a.name for a in node.names]
+            found += [(f'{mod}.{n}', []) for n in names if f'{mod}.{n}' in modules]  # `from resproto.viz import eval` takes a module
+            found.append((mod, [n for n in names if f'{mod}.{n}' not in modules]))
+    return found
+
+def import_problems(pkg: Path, within: str = 'resproto') -> list[str]:
+    "Circles through a module under `within`, and private names such a module takes from another module, in the package at `pkg`."
+    modules = {module_name(f, pkg): f for f in pkg.rglob('*.py')}
+    graph = {m: {i for i, _ in imports_of(m, f, modules) if i in modules and i != m} for m, f in modules.items()}
+    problems = []
+    for m, f in modules.items():
+        if not (m == within or m.startswith(within + '.')): continue
+        for i, names in imports_of(m, f, modules):
+            if i.startswith('resproto') and i != m: problems += [f'{m} imports {i}.{n}, a private name' for n in names if n.startswith('_')]
+        seen, todo = set(), list(graph[m])
+        while todo:  # everything m reaches; a circle when m is among it
+            i = todo.pop()
+            if i not in seen: seen.add(i); todo += graph[i]
+        if m in seen: problems.append(f'{m} imports a module that imports it back')
+    return problems

@@ -43,7 +43,7 @@ def _directives(src):
         if m: d[m.group(1)] = m.group(2).strip().lower()
     return d, '\n'.join(body).strip('\n')
 
-def run_notebook(fn: str, docs: bool):
+def run_notebook(fn: str, docs: bool, save: bool = False):
     "Test one notebook; on success render its page. Returns (ok, seconds, error text, page or None)."
     os.environ['IN_TEST'] = '1'
     mp.set_start_method(None, force=True)  # a spawned interpreter inherits 'spawn': DataLoader workers use the platform's default, as under nbdev_test
@@ -73,12 +73,21 @@ def run_notebook(fn: str, docs: bool):
             with working_directory(fn.parent): shell.run_all(nb, exc_stop=True, preproc=skip)
         except BaseException: return False, time.time() - start, shell.prettytb(fname=fn), None
     seconds = time.time() - start
+    if save and shell is not None: save_outputs(fn, nb)
     if not docs: return True, seconds, '', None
     try: page = render(nb, fn, shell)
     except Exception as e:
         import traceback
         return False, seconds, f'docs page of {fn.name} failed: {e}\n{traceback.format_exc()}', None
     return True, seconds, '', page
+
+def save_outputs(fn: Path, nb):
+    "Write the outputs of the executed `nb` into the notebook file `fn` (cells matched by id): figures that read on GitHub."
+    raw = json.loads(Path(fn).read_text())
+    outputs = {c.get('id'): c.get('outputs', []) for c in nb.cells if c.cell_type == 'code'}
+    for c in raw['cells']:
+        if c['cell_type'] == 'code' and c.get('id') in outputs: c['outputs'] = json.loads(json.dumps(outputs[c['id']]))
+    Path(fn).write_text(json.dumps(raw, indent=1, ensure_ascii=False) + '\n')
 
 def _show_docs_in(shell):
     "A doc processor that runs the `show_doc` cells nbdev adds in the kernel that ran the notebook (nothing runs twice)."
@@ -266,6 +275,7 @@ def main():
     p.add_argument('--path', nargs='*', default=(), help='notebooks or globs, e.g. "nbs/0[13]_*.ipynb" (default: all)')
     p.add_argument('--n_workers', type=int, default=2)
     p.add_argument('--no_docs', action='store_true', help='test only; render no pages')
+    p.add_argument('--save_outputs', action='store_true', help="write each notebook's outputs into it (make outputs: the figure notebooks)")
     a = p.parse_args()
     files = notebooks(a.path)
     if not files: print('No notebooks to test'); print('0 passed, 1 failed'); return 1
@@ -273,7 +283,7 @@ def main():
     passed = failed = 0; start = time.time()
     # spawn + one notebook per interpreter: no notebook sees another's imports or global state.
     with ProcessPoolExecutor(a.n_workers, mp_context=mp.get_context('spawn'), max_tasks_per_child=1) as pool:
-        futures = {pool.submit(run_notebook, str(f), not a.no_docs): f for f in files}
+        futures = {pool.submit(run_notebook, str(f), not a.no_docs, a.save_outputs): f for f in files}
         for fut in as_completed(futures):
             f = futures[fut]; name = str(f.relative_to(NBS))
             try: ok, secs, err, _ = fut.result()
@@ -287,6 +297,8 @@ def main():
         for name, ok, why in browser_checks(BROWSER_PAGES):
             if ok: passed += 1; print(f'test: ok browser {name}')
             else: failed += 1; print(f'test: FAILED browser {name}: {why}')
+    if a.save_outputs:  # nbdev's clean form (no execution counts or run metadata), so that `make check` passes
+        for f in files: subprocess.run([shutil.which('nbdev_clean') or 'nbdev_clean', '--fname', str(f)], check=True, cwd=ROOT)
     print(f'notebooks and pages done in {time.time() - start:.0f} s' + ('' if a.no_docs else f'; docs in {HTML.relative_to(ROOT)}/'))
     print(f'{passed} passed, {failed} failed')
     return 1 if failed else 0

@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader, Sampler, Subset
 from ..core import UserError
 from ..config import RunConfig, ConfigError
 from ..devices import loader_options
-from ..train.dist import rank, world_size, per_rank_batch
+from ..devices import rank, world_size, per_rank_batch
 
 # %% ../../nbs/06b_data_samplers.ipynb #cfdee487
 class ShuffledBatchSampler(Sampler):

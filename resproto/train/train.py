@@ -19,14 +19,15 @@ from fastai.callback.core import Callback
 from fastcore.basics import noop
 
 from ..core import UserError, atomic_write
-from ..clip import load_backbone
+from ..model.clip import load_backbone
 from ..config import RunConfig
 from ..rundir import RunDir, CheckpointError, save_tensors, load_tensors, load_state, model_tensors, part
 from ..data.run_data import index_for, run_indexes, run_datasets
 from ..data.dataset import FrameDataset, check_readable
 from .learner import build_learner
 from ..devices import resolve_workers, resolve_device, seed_everything
-from .dist import per_rank_batch, broadcast_object, mean_over_ranks, check_same_records, gather_objects, rank, world_size, dist_on, unwrap
+from ..devices import per_rank_batch, rank, world_size, dist_on
+from .dist import broadcast_object, mean_over_ranks, check_same_records, gather_objects, unwrap
 from ..evaluate import evaluate
 
 # %% ../../nbs/10_train.ipynb #853d3864

@@ -15,7 +15,7 @@ import torch, torch.nn.functional as F
 import matplotlib
 from matplotlib.figure import Figure
 
-from ..prototypes import PrototypeBank, decayed_scores
+from ..model.prototypes import PrototypeBank, decayed_scores
 from .core import VizError, CLASS_NAMES, CLASS_COLOURS, new_figure, as_numpy, embed_2d
 
 # %% ../../nbs/18_viz_bank.ipynb #f6ff44a1

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import torch, torch.nn.functional as F
 
-from ..prototypes import PrototypeBank
+from ..model.prototypes import PrototypeBank
 from .core import VizError
 from .bank import bank_points
 
