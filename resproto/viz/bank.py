@@ -108,18 +108,18 @@ def plot_prototype_umap(bank, features=None, labels=None, groups=None, group_nam
 # %% ../../nbs/18_viz_bank.ipynb #69113966
 def run_decay(run_dir) -> tuple[float|None, str|None]:
     "The `gamma` and decay mode a run's bank decayed its scores with, from its config.json; (None, None) without one."
-    from resproto.config import RunConfig
-    cfg_file = Path(run_dir)/'config.json'
-    if not cfg_file.is_file(): return None, None
-    cfg = RunConfig.from_json(cfg_file)  # a damaged config is a ConfigError naming the file; a 0.1 config reads as single decay
+    from resproto.rundir import RunDir
+    run = RunDir(run_dir)
+    if not run.is_run(): return None, None
+    cfg = run.config()  # a damaged config is a ConfigError naming the file; a 0.1 config reads as single decay
     return cfg.gamma, cfg.score_decay
 
 def _bank_snapshots(banks) -> tuple[list, list[str], float|None, str|None]:
     if isinstance(banks, (str, Path)):
-        from resproto.rundir import load_tensors
+        from resproto.rundir import RunDir, load_tensors
         run_dir = Path(banks)
-        files = sorted((run_dir/'banks').glob('epoch_*.safetensors'))
-        if not files: raise VizError(f'{run_dir} has no banks/epoch_*.safetensors: train with use_grp to get bank snapshots')
+        files = RunDir(run_dir).bank_files()
+        if not files: raise VizError(f'{run_dir} has no {RunDir.BANKS}/epoch_*.safetensors: train with use_grp to get bank snapshots')
         return ([load_tensors(f)[0] for f in files], [f'epoch {int(f.stem.split("_")[1])}' for f in files], *run_decay(run_dir))
     banks = list(banks)  # banks stay banks, so that each decays its scores its own way
     if not banks: raise VizError('banks: pass a run directory or a non-empty list of banks or bank state dicts')

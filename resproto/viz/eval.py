@@ -62,7 +62,8 @@ def plot_roc(scores: pd.DataFrame, level: str = 'frame', distortion: str|None = 
 # %% ../../nbs/18b_viz_eval.ipynb #9d4aec81
 def read_scores(run_dir: Path) -> pd.DataFrame|None:
     "The run's scores.csv (None without one); one that does not parse, lacks columns or has rows cut short stops the report."
-    f = Path(run_dir)/'scores.csv'
+    from resproto.rundir import RunDir
+    f = RunDir(run_dir).scores_file
     if not f.is_file(): return None
     fix = f'delete it and run resproto_test --run {run_dir} to write it again'
     try: scores = pd.read_csv(f)

@@ -107,8 +107,8 @@ def _write_cache(path: Path, key: str, **arrays):
 
 def _snapshots(run_dir: Path, bank: PrototypeBank) -> tuple[list, list, list]:
     "The banks of banks/epoch_*.safetensors that stored prototypes, built like `bank`; their titles; the files read."
-    from resproto.rundir import load_tensors, load_state
-    files, banks, titles = sorted((run_dir/'banks').glob('epoch_*.safetensors')), [], []
+    from resproto.rundir import RunDir, load_tensors, load_state
+    files, banks, titles = RunDir(run_dir).bank_files(), [], []
     for f in files:
         b = copy.deepcopy(bank)
         load_state(b, load_tensors(f)[0], f, 'prototype bank')
@@ -120,21 +120,18 @@ def explorer_data(run_dir, n: int|None = 1000, split: str = 'test', dataset: str
                   projection: str = 'umap', seed: int = 0, n_neighbors: int = 15, device='cpu', batch_size: int = 64,
                   cache: bool = True) -> ExplorerData:
     "A run's checkpoint and bank snapshots, the features of a sample of its frames, and one projection of all (cached in RUN/viz/cache)."
-    from resproto.rundir import load_model
+    from resproto.rundir import RunDir
     from resproto.data.run_data import eval_transforms
     from resproto.evaluate import frame_features
     from resproto.data.dataset import FrameDataset
     if projection not in PROJECTIONS: raise VizError(f"projection={projection!r}: use one of {', '.join(PROJECTIONS)}")
-    run_dir = Path(run_dir)
-    if not (run_dir/'config.json').is_file():
-        raise VizError(f'{run_dir} is not a run directory (no config.json): pass a folder that resproto_train wrote (make demo writes runs/demo)')
-    model, bank, cfg, bb = load_model(run_dir, which, device=device)
+    run = RunDir(run_dir); run_dir = run.path
+    model, bank, cfg, bb = run.load(which, device=device, fix='pass a folder that resproto_train wrote (make demo writes runs/demo)')
     bank = bank.cpu()
     if not len(bank_points(bank).vectors):
         raise VizError(f'the bank of {run_dir} is empty: train with use_grp for more than epochs_before_grp epochs')
     records, dataset = explorer_frames(run_dir, cfg, split, dataset, n, seed)
-    ckpt = run_dir/'checkpoints'/f'{which}.safetensors'
-    ckpt = ckpt if ckpt.is_file() else run_dir/'checkpoints'/'last.safetensors'  # as load_model falls back
+    ckpt = run.find_checkpoint(which)  # the one `load` read
     banks, titles, files = _snapshots(run_dir, bank)
     current = next((i for i, b in enumerate(banks) if _same_bank(b, bank)), None)
     if current is None: banks, titles, current = banks + [bank], titles + [f'{ckpt.stem} checkpoint'], len(banks)
@@ -142,7 +139,7 @@ def explorer_data(run_dir, n: int|None = 1000, split: str = 'test', dataset: str
     union, where = np.unique(np.concatenate([p.vectors for p in points]), axis=0, return_inverse=True)
     key = hashlib.sha256(json.dumps([CACHE_VERSION, _stamp(ckpt), [_stamp(f) for f in files], dataset, [r.path for r in records],
                                      projection, seed, n_neighbors]).encode()).hexdigest()[:24]
-    cache_file = run_dir/'viz'/'cache'/f'explorer-{key}.npz'
+    cache_file = run.viz/'cache'/f'explorer-{key}.npz'
     hit = _read_cache(cache_file, key) if cache else None
     if hit is None:
         ds = FrameDataset(records, eval_transforms(cfg, bb, dataset), seed=cfg.seed, substitute=False)

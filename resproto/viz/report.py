@@ -17,18 +17,17 @@ from .core import VizError, PROJECTIONS
 from .bank import plot_prototype_umap, plot_bank_evolution, run_decay
 from .eval import plot_roc, plot_score_hist, plot_robustness, robustness_table, plot_vlrl_margin, read_scores
 from .features import default_dataset, loaded_features
+from ..rundir import RunDir
 
 # %% ../../nbs/19_viz_report.ipynb #794bc6a1
 _NOT_DRAWN = (UserError, *FILE_ERRORS)  # what a figure's missing inputs raise: said, and the others drawn
 
 def _short(e: Exception) -> str: return ' '.join(str(e).split())[:120]
 
-def _checkpoint(run_dir: Path) -> Path|None:
-    return next((p for p in (run_dir/'checkpoints'/'best.safetensors', run_dir/'checkpoints'/'last.safetensors') if p.is_file()), None)
 
 def _results(run_dir: Path) -> dict|None:
     "The run's results.json (None without one); one that is not a dict of metrics per test set stops the report."
-    f = run_dir/'results.json'
+    f = RunDir(run_dir).results_file
     if not f.is_file(): return None
     fix = f'delete it and run resproto_test --run {run_dir} to write it again'
     try: results = json.loads(f.read_text())
@@ -40,9 +39,10 @@ def _results(run_dir: Path) -> dict|None:
 def _figures(run_dir: Path, cfg, projection: str, n_features: int, device, say):
     "Yield (file name, title, figure-making function) for what the run's files allow; `say` what is missing."
     from resproto.rundir import load_model, load_tensors
-    ckpt, snapshots = _checkpoint(run_dir), sorted((run_dir/'banks').glob('epoch_*.safetensors'))
+    run = RunDir(run_dir)
+    ckpt, snapshots = run.find_checkpoint('best'), run.bank_files()
     if ckpt is None and not snapshots:
-        raise VizError(f'{run_dir} has no checkpoints/*.safetensors and no banks/epoch_*.safetensors, so no prototypes to draw: '
+        raise VizError(f'{run_dir} has no {run.CHECKPOINTS}/*.safetensors and no {run.BANKS}/epoch_*.safetensors, so no prototypes to draw: '
                        f'point to a run that finished an epoch of resproto_train')
     # every input is read before the first figure: a damaged one stops the report before it writes anything
     gamma, decay = run_decay(run_dir)
@@ -90,10 +90,11 @@ def _figures(run_dir: Path, cfg, projection: str, n_features: int, device, say):
 # %% ../../nbs/19_viz_report.ipynb #292169b5
 def _out_folder(run_dir: Path, out) -> Path:
     "Where the report goes: `out`, else RUN_DIR/viz unless that is a symlink (it would send the figures outside the run)."
-    if out is None and (run_dir/'viz').is_symlink():
-        raise VizError(f"{run_dir/'viz'} is a symlink (to {os.readlink(run_dir/'viz')}): the figures would be written outside the run; "
+    viz = RunDir(run_dir).viz
+    if out is None and viz.is_symlink():
+        raise VizError(f"{viz} is a symlink (to {os.readlink(viz)}): the figures would be written outside the run; "
                        f"remove it, or pass --out DIR")
-    out = Path(out) if out is not None else run_dir/'viz'
+    out = Path(out) if out is not None else viz
     if out.exists() and not out.is_dir(): raise VizError(f'{out} is a file: pass --out a folder for the figures')
     return out
 
@@ -130,16 +131,14 @@ def _html_page(title: str, where: str, about: str, table: str|None, drawn: list,
 def write_report(run_dir, out=None, projection: str = 'umap', n_features: int = 512, device='cpu', verbose: bool = True,
                  html: bool = False) -> Path:
     "Write every figure a run directory allows (PNG) and `report.md` linking them with its results table; with `html`, `report.html` too."
-    from resproto.config import RunConfig, ConfigError
+    from resproto.config import ConfigError
     from resproto.devices import resolve_device
-    run_dir = Path(run_dir)
-    if not (run_dir/'config.json').is_file():
-        raise FileNotFoundError(f'{run_dir} is not a run directory (no config.json): point to a folder that resproto_train wrote')
+    run = RunDir(run_dir).check(); run_dir = run.path
     if projection not in PROJECTIONS: raise VizError(f"projection={projection!r}: use one of {', '.join(PROJECTIONS)}")
     if isinstance(n_features, bool) or int(n_features) < 1:
         raise VizError(f'n_features={n_features!r}: show at least one test frame (--n_features N, N >= 1)')
     out = _out_folder(run_dir, out)
-    try: cfg = RunConfig.from_json(run_dir/'config.json')
+    try: cfg = run.config()
     except ConfigError as e: raise ConfigError(f'{e}: restore the config.json that resproto_train wrote for this run') from None
     device = resolve_device(device)
     notes, drawn = [], []
@@ -150,10 +149,10 @@ def write_report(run_dir, out=None, projection: str = 'umap', n_features: int = 
         try: fig = make()
         except _NOT_DRAWN as e: say(f'{name}: {e}'); continue
         drawn.append((name, title() if callable(title) else title, fig))
-    table = (run_dir/'results.md').read_text(errors='replace').strip() if (run_dir/'results.md').is_file() else None
+    table = run.results_table.read_text(errors='replace').strip() if run.results_table.is_file() else None
     if table is None: say('results table: no results.md (run resproto_test --run RUN_DIR)')
     explorer = None
-    if html and _checkpoint(run_dir) is not None:
+    if html and run.find_checkpoint('best') is not None:
         from resproto.viz.explorer import explorer_data, explorer_html  # imported here: plotly and ipywidgets load only for --html
         try: explorer = explorer_html(explorer_data(run_dir, n_features, projection=projection, device=device, cache=False))
         except _NOT_DRAWN as e: say(f'interactive prototype UMAP: {e}')
