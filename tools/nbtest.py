@@ -68,6 +68,8 @@ def run_notebook(fn: str, docs: bool, save: bool = False):
             direc = getattr(cell, 'directives_', {}) or {}
             if direc.get('eval:', [''])[0].lower() == 'false': return True
             return bool(flags & direc.keys())
+        for cell in nb.cells:  # a committed output is not this run's: execnb leaves a cell's outputs alone when it prints nothing
+            if cell.cell_type == 'code': cell.outputs = []
         shell = CaptureShell(fn)
         try:
             with working_directory(fn.parent): shell.run_all(nb, exc_stop=True, preproc=skip)
