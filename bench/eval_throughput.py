@@ -64,15 +64,17 @@ def model_ceiling(torch, model, dev, dtype, batch, size, reps=10):
             t = time.perf_counter(); model(x); sync(); times.append(time.perf_counter() - t)
     return batch / statistics.median(times)
 
-def loader_ceiling(ds, batch, workers, max_batches=20):
-    "Frames/s of the evaluation DataLoader alone (as predict_scores builds it), after its first batch."
-    import torch
-    dl = torch.utils.data.DataLoader(ds, batch_size=batch, num_workers=workers)
-    it = iter(dl); t0 = time.perf_counter(); next(it); t1 = time.perf_counter(); n = 0
+def loader_ceiling(ds, batch, workers, device, max_batches=20):
+    "Frames/s of the evaluation DataLoader alone (predict_scores's own, eval_loader), over a whole pass, worker start included."
+    from resproto.data.samplers import eval_loader
+    # the whole pass, not "after the first batch": its workers prefetch several batches each while the first one loads,
+    # so the rate after the first batch counts frames that were ready before the clock started
+    dl = eval_loader(ds, batch, workers, device)
+    t0 = time.perf_counter(); it = iter(dl); n = len(next(it)[0]); t1 = time.perf_counter()
     for x, _ in it:
         n += len(x)
         if n >= max_batches * batch: break
-    return dict(workers=workers, first_batch_s=t1 - t0, frames_per_s=n / (time.perf_counter() - t1) if n else None)
+    return dict(workers=workers, first_batch_s=t1 - t0, frames_per_s=n / (time.perf_counter() - t0))
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -127,7 +129,7 @@ def main():
     # ceilings (this also initialises CUDA and its libraries before anything is timed)
     model.eval()
     ceil = dict(model_frames_per_s=model_ceiling(torch, model, dev, dtype, args.batch, bb.image_size))
-    ceil['loader'] = loader_ceiling(FrameDataset(records, eval_transforms(cfg, bb, 'FF++'), substitute=False), args.batch, workers)
+    ceil['loader'] = loader_ceiling(FrameDataset(records, eval_transforms(cfg, bb, 'FF++'), substitute=False), args.batch, workers, dev)
     report['ceilings'] = ceil
     save()
     log(f"ceilings: model alone {ceil['model_frames_per_s']:.0f} frames/s; evaluation loader alone ({workers} workers) "

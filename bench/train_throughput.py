@@ -146,10 +146,12 @@ def loader_diagnostics(torch, learn, dev, worker_counts, batches):
     out['loader_only'] = {}
     for w in worker_counts:
         dl = train_loader(ds, cfg, w)
-        it = iter(dl); t0 = time.perf_counter(); next(it); t1 = time.perf_counter(); n = 0
+        # the whole pass from the iterator's start: workers prefetch several batches each while the first one loads, so a
+        # clock started after the first batch would count batches that were ready before it
+        t0 = time.perf_counter(); it = iter(dl); next(it); t1 = time.perf_counter(); n = 1
         for _ in range(min(batches, len(dl) - 1)): next(it); n += 1
         t2 = time.perf_counter()
-        out['loader_only'][str(w)] = dict(workers=w, first_batch_s=t1 - t0, images_per_s=n * cfg.batch_size / (t2 - t1) if n else None, batches=n)
+        out['loader_only'][str(w)] = dict(workers=w, first_batch_s=t1 - t0, images_per_s=n * cfg.batch_size / (t2 - t0), batches=n)
         log(f"  loader alone, {w:2d} workers: {out['loader_only'][str(w)]['images_per_s'] or 0:8.0f} images/s (first batch {t1 - t0:.2f} s)")
         del it, dl
     return out

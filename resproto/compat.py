@@ -28,6 +28,12 @@ SPLIT_MODULES = {
         **dict.fromkeys(['read_scores'], 'resproto.viz.eval'),
         **dict.fromkeys(['write_report'], 'resproto.viz.report'),
     },
+    'resproto.viz': {  # the package's own __getattr__ asks here: resproto/viz.py became the package
+        **dict.fromkeys(['VizError', 'CLASS_NAMES', 'CLASS_COLOURS', 'PROJECTIONS', 'embed_2d'], 'resproto.viz.core'),
+        **dict.fromkeys(['PROTO_MARKERS', 'BankPoints', 'bank_points', 'plot_prototype_umap', 'run_decay', 'plot_bank_evolution', 'plot_image_grid'], 'resproto.viz.bank'),
+        **dict.fromkeys(['SCORE_COLUMNS', 'DISTORTION_NAMES', 'plot_roc', 'plot_score_hist', 'robustness_table', 'plot_robustness', 'vlrl_shift', 'plot_vlrl_margin'], 'resproto.viz.eval'),
+        **dict.fromkeys(['viz_cli'], 'resproto.viz.report'),
+    },
 }  # an old module whose names went to several modules: name -> new module
 
 MOVED_MODULES = {
@@ -43,26 +49,25 @@ RENAMED = {
     ('resproto.cli', 'test_cli'): ('resproto.apps.cli', 'eval_cli'),
 }  # (old module, old name) -> (new module, new name)
 
-# %% ../nbs/98_compat.ipynb #85d4de68
-def _warn(old: str, new: str, stacklevel: int = 3):
-    warnings.warn(f"{old} moved to {new}; the old path goes in the next release", DeprecationWarning, stacklevel=stacklevel)
-
+# %% ../nbs/98_compat.ipynb #4ed1d985
 def _dataset_folders():
     "resproto.run.DATASET_FOLDERS: the folder of every registered data set name, from the registry."
     from resproto.data.index import INDEX_BUILDERS, dataset_folder
-    warnings.warn("resproto.run.DATASET_FOLDERS is deprecated and goes in the next release: use resproto.data.index.dataset_folder(name), "
-                  "and register_index(..., folder=...) for a data set of one's own", DeprecationWarning, stacklevel=3)
     return {dataset: dataset_folder(dataset) for dataset in INDEX_BUILDERS}
 
-_VALUES = {('resproto.run', 'DATASET_FOLDERS'): _dataset_folders}  # old names that are computed, not moved
+_VALUES = {('resproto.run', 'DATASET_FOLDERS'): (_dataset_folders, "resproto.run.DATASET_FOLDERS is deprecated and goes in the next release: "
+           "use resproto.data.index.dataset_folder(name), and register_index(..., folder=...) for a data set of one's own")}  # computed, not moved
 
 def old_module_attr(old: str, name: str):
-    "The value `old.name` stands for now (warning that it moved), or AttributeError."
-    if (old, name) in _VALUES: return _VALUES[old, name]()
-    new, new_name = RENAMED.get((old, name), (MOVED_MODULES.get(old) or SPLIT_MODULES.get(old, {}).get(name), name))
-    if new is None or name.startswith('__'): raise AttributeError(f"module {old!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(new), new_name)
-    _warn(f'{old}.{name}', f'{new}.{new_name}')
+    "The value `old.name` stands for now, or AttributeError; for a module's `__getattr__`, whose caller the warning names."
+    if (old, name) in _VALUES:
+        value, message = _VALUES[old, name][0](), _VALUES[old, name][1]
+    else:
+        new, new_name = RENAMED.get((old, name), (MOVED_MODULES.get(old) or SPLIT_MODULES.get(old, {}).get(name), name))
+        if new is None or name.startswith('__'): raise AttributeError(f"module {old!r} has no attribute {name!r}")
+        value, message = getattr(importlib.import_module(new), new_name), f"{old}.{name} moved to {new}.{new_name}; the old path goes in the next release"
+    # 3: the code that used the old name (here, then the module's __getattr__), so that Python's default filters show it there
+    warnings.warn(message, DeprecationWarning, stacklevel=3)
     return value
 
 def old_module_names(old: str) -> list[str]:
@@ -70,7 +75,7 @@ def old_module_names(old: str) -> list[str]:
     if old in MOVED_MODULES: return sorted(getattr(importlib.import_module(MOVED_MODULES[old]), '__all__', []))
     return sorted([*SPLIT_MODULES[old], *(n for o, n in [*_VALUES, *RENAMED] if o == old)])
 
-# %% ../nbs/98_compat.ipynb #c77ad2a1
+# %% ../nbs/98_compat.ipynb #6dd01ad3
 class OldPaths(importlib.abc.MetaPathFinder, importlib.abc.InspectLoader):
     "Finds the old module paths (and only those): each is made as a module that forwards its names to their new homes."
     def find_spec(self, fullname, path=None, target=None):

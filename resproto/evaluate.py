@@ -21,19 +21,17 @@ from .rundir import RunDir
 from .data.run_data import index_for, eval_transforms
 from .data.dataset import FrameDataset, check_readable, unreadable_rows
 from .data.distortions import Distortion, all_distortions
-from .devices import resolve_workers, loader_options, resolve_device, resolve_precision
+from .devices import resolve_workers, resolve_device, resolve_precision, rank
 from .model.prototypes import fake_scores
-from .devices import rank, world_size
 from .train.dist import gather_objects
-from .data.samplers import shard_indices
+from .data.samplers import eval_loader
 
 # %% ../nbs/10b_evaluate.ipynb #3db14c8d
 @torch.no_grad()
 def predict_scores(model, bank, ds, batch_size=64, use_grp=True, device='cpu', precision='fp32', workers=0, desc=None) -> np.ndarray:
     "Fake score of every frame of `ds`, in order (gathered over ranks); NaN for a frame that could not be read."
     device = torch.device(device)
-    idx = shard_indices(len(ds), rank(), world_size())
-    dl = torch.utils.data.DataLoader(torch.utils.data.Subset(ds, idx), batch_size=batch_size, **loader_options(workers, device))
+    dl = eval_loader(ds, batch_size, workers, device)  # this rank's shard, in order
     dtype = {'bf16': torch.bfloat16, 'fp16': torch.float16}.get(precision)
     out = []
     it = progress_bar(dl) if rank() == 0 and len(dl) > 1 else dl

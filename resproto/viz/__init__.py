@@ -6,20 +6,9 @@
 __all__ = []
 
 # %% ../../nbs/18_viz_package.ipynb #b52cb912
-import importlib, warnings
-
-_MOVED = {**dict.fromkeys(('VizError', 'CLASS_NAMES', 'CLASS_COLOURS', 'PROJECTIONS', 'embed_2d'), 'core'),
-          **dict.fromkeys(('PROTO_MARKERS', 'BankPoints', 'bank_points', 'plot_prototype_umap', 'run_decay', 'plot_bank_evolution',
-                           'plot_image_grid'), 'bank'),
-          **dict.fromkeys(('SCORE_COLUMNS', 'DISTORTION_NAMES', 'plot_roc', 'plot_score_hist', 'robustness_table', 'plot_robustness',
-                           'vlrl_shift', 'plot_vlrl_margin'), 'eval'),
-          'viz_cli': 'report'}
+from ..compat import old_module_attr
 
 def __getattr__(name):
-    "The names `resproto.viz` held before it was a package, for one release: taken from their new module, with a `DeprecationWarning`."
-    if name not in _MOVED: raise AttributeError(f"module 'resproto.viz' has no attribute {name!r}")
-    new = f'resproto.viz.{_MOVED[name]}'
-    warnings.warn(f'resproto.viz.{name} moved to {new}.{name}; import it from there (the old name goes in the next release)',
-                  DeprecationWarning, stacklevel=2)
-    value = globals()[name] = getattr(importlib.import_module(new), name)  # found here from now on: one warning per name
+    "The names `resproto.viz` held before it was a package, for one release (the table is `resproto.compat`'s), with a `DeprecationWarning`."
+    value = globals()[name] = old_module_attr(__name__, name)  # found here from now on: one warning per name
     return value
